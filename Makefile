@@ -1,0 +1,43 @@
+# The README's commands. `make run` and `make test` work on a fresh clone with nothing installed by hand.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-unit test-integration test-e2e token bench lint clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m chalicelib.local
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 tests
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+test-integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+test-e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+
+# USER and GROUPS are read from the command line only (the shell's own $$USER is not a Sleeve user).
+TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),alice)
+TOKEN_GROUPS := $(if $(filter command line,$(origin GROUPS)),$(GROUPS),)
+token: $(STAMP)
+	@$(PY) -m chalicelib.cli token $(TOKEN_USER) $(if $(TOKEN_GROUPS),--groups $(TOKEN_GROUPS),)
+
+bench: $(STAMP)
+	$(PY) bench/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

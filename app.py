@@ -1,0 +1,14 @@
+"""Sleeve's Chalice application: registers the blueprints and the middleware. No logic lives here."""
+
+from chalice import Chalice
+
+from chalicelib.api import artwork, health, releases, share_links
+from chalicelib.api.middleware import authenticate, normalise_errors
+from chalicelib.workers import ingest
+
+app = Chalice(app_name="sleeve")
+app.register_middleware(normalise_errors, "http")
+app.register_middleware(authenticate, "http")
+
+for blueprint in (health.bp, releases.bp, artwork.bp, share_links.bp, ingest.bp):
+    app.register_blueprint(blueprint)

@@ -1,0 +1,1 @@
+"""Sleeve: the serverless backend for musicians' releases and media (Chalice application package)."""

@@ -1,0 +1,91 @@
+"""The one mapping from AppError to HTTP, JSON bodies, request parsing and the route decorator that applies them."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.errors import AppError, InvalidError, UnprocessableError
+from chalicelib.models.domain import Identity
+
+log = logging.getLogger(__name__)
+ModelT = TypeVar("ModelT", bound=BaseModel)
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response; pydantic models are dumped in JSON mode (ISO-8601 datetimes)."""
+    if isinstance(body, BaseModel):
+        body = body.model_dump(mode="json")
+    return Response(body=json.dumps(body, default=str), status_code=status, headers={**JSON_HEADERS, **(headers or {})})
+
+
+def error_response(error: AppError) -> Response:
+    """``{"error": {"code", "message", "details"}}`` with the error's status."""
+    return json_response(error.to_body(), status=error.status)
+
+
+def parse_body(request: Any, model: type[ModelT]) -> ModelT:
+    """The JSON body validated as ``model``.
+
+    Raises ``InvalidError`` (``invalid_json``, 400) for a body that is not a JSON object and ``UnprocessableError``
+    (``validation_error``, 422, ``details.fields`` naming each bad field) when validation fails.
+    """
+    raw = request.raw_body or b"{}"
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidError("The body is not valid JSON.", code="invalid_json") from exc
+    if not isinstance(data, dict):
+        raise InvalidError("The body must be a JSON object.", code="invalid_json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
+        raise UnprocessableError("The request is not valid.", code="validation_error", details={"fields": fields}) from exc
+
+
+def query_int(request: Any, name: str, *, default: int, minimum: int, maximum: int) -> int:
+    """An integer query parameter within bounds; ``InvalidError`` (``invalid_query``) otherwise."""
+    raw = (request.query_params or {}).get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise InvalidError(f"{name} must be an integer.", code="invalid_query", details={name: raw}) from exc
+    if not minimum <= value <= maximum:
+        raise InvalidError(f"{name} must be between {minimum} and {maximum}.", code="invalid_query", details={name: raw})
+    return value
+
+
+def identity_of(request: Any) -> Identity:
+    """The caller's Identity, put on the request by the authentication middleware."""
+    identity = request.context.get("sleeve_identity")
+    assert isinstance(identity, Identity), "route reached without authentication"
+    return identity
+
+
+def route(bp: Blueprint, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``bp.route`` whose view turns AppError into its HTTP error response (Chalice would answer 500)."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def handled(**params: Any) -> Any:
+            try:
+                return view(**params)
+            except AppError as error:
+                if error.status >= 500:
+                    log.exception("request failed")
+                return error_response(error)
+
+        bp.route(path, **options)(handled)
+        return view
+
+    return decorate

@@ -1,0 +1,73 @@
+"""Runtime settings, read from the environment (``SLEEVE_*``) by pydantic-settings, built lazily on first use.
+
+Nothing here runs at import time: ``get_settings()`` builds the object once and caches it; tests call
+``reset_settings()`` after changing the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Stage = Literal["local", "dev", "prod"]
+
+
+class Settings(BaseSettings):
+    """Every knob Sleeve reads. Sizes are bytes, durations seconds, dimensions px.
+
+    Raises ``pydantic.ValidationError`` when a required setting is missing or out of range (for instance a presigned
+    POST lifetime above 900 s, or a ``prod`` stage without a Cognito user pool).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SLEEVE_", extra="ignore")
+
+    stage: Stage = "local"
+    aws_region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("SLEEVE_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
+    # Points boto3 and PynamoDB at moto server locally; unset in AWS.
+    aws_endpoint_url: str | None = None
+
+    table_name: str = "sleeve"
+    bucket_name: str
+    ingest_queue_name: str = "sleeve-ingest"
+
+    upload_max_bytes: int = Field(default=25_000_000, gt=0)
+    upload_url_ttl_s: int = Field(default=900, gt=0, le=900)
+    download_url_ttl_s: int = Field(default=300, gt=0, le=300)
+    artwork_url_ttl_s: int = Field(default=900, gt=0, le=3600)
+    max_pixels: int = Field(default=64_000_000, gt=0)
+    original_max_px: int = Field(default=4000, gt=0)
+
+    share_link_default_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)
+    share_link_max_ttl_s: int = Field(default=365 * 24 * 3600, gt=0)
+    # Base of the public share URLs (``{public_base_url}/s/{token}``); derived from the request when unset.
+    public_base_url: str | None = None
+
+    # Identity: HS256 tokens signed with this secret in the local stage; Cognito JWTs elsewhere.
+    jwt_secret: SecretStr | None = None
+    cognito_user_pool_id: str | None = None
+    cognito_app_client_id: str | None = None
+
+    @model_validator(mode="after")
+    def _check_identity(self) -> Settings:
+        if self.stage == "local" and self.jwt_secret is None:
+            raise ValueError("SLEEVE_JWT_SECRET is required in the local stage")
+        if self.stage != "local" and not self.cognito_user_pool_id:
+            raise ValueError("SLEEVE_COGNITO_USER_POOL_ID is required outside the local stage")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built from the environment on first call."""
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()

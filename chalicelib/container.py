@@ -1,0 +1,183 @@
+"""The composition root: lazy ``get_*()`` factories for settings-bound clients, repositories and services.
+
+Nothing is built at import time. Tests call ``reset_container()`` after changing the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.config import get_settings, reset_settings
+
+if TYPE_CHECKING:
+    from chalicelib.auth import TokenVerifier
+    from chalicelib.services.artwork import ArtworkService
+    from chalicelib.services.ingest import IngestService
+    from chalicelib.services.releases import ReleaseService
+    from chalicelib.services.share_links import ShareLinkService
+    from chalicelib.store.objects import ObjectStore
+    from chalicelib.store.repositories import (
+        AssetRepository,
+        AttachmentRepository,
+        ReleaseRepository,
+        ShareLinkRepository,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_s3_client() -> Any:
+    """A boto3 S3 client (SigV4; path-style addressing when an endpoint such as moto's is configured)."""
+    import boto3
+    from botocore.config import Config
+
+    settings = get_settings()
+    style = "path" if settings.aws_endpoint_url else "auto"
+    return boto3.client(
+        "s3",
+        region_name=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
+        config=Config(signature_version="s3v4", s3={"addressing_style": style}),
+    )
+
+
+@lru_cache(maxsize=1)
+def _bound_records() -> bool:
+    from chalicelib.store.records import bind_records
+
+    settings = get_settings()
+    bind_records(table_name=settings.table_name, region=settings.aws_region, host=settings.aws_endpoint_url)
+    return True
+
+
+@lru_cache(maxsize=1)
+def get_object_store() -> ObjectStore:
+    """The media bucket."""
+    from chalicelib.store.objects import ObjectStore
+
+    return ObjectStore(get_s3_client(), get_settings().bucket_name)
+
+
+@lru_cache(maxsize=1)
+def get_release_repository() -> ReleaseRepository:
+    """Releases in the table."""
+    from chalicelib.store.repositories import ReleaseRepository
+
+    _bound_records()
+    return ReleaseRepository()
+
+
+@lru_cache(maxsize=1)
+def get_asset_repository() -> AssetRepository:
+    """Media assets in the table."""
+    from chalicelib.store.repositories import AssetRepository
+
+    _bound_records()
+    return AssetRepository()
+
+
+@lru_cache(maxsize=1)
+def get_attachment_repository() -> AttachmentRepository:
+    """Attachments in the table."""
+    from chalicelib.store.repositories import AttachmentRepository
+
+    _bound_records()
+    return AttachmentRepository()
+
+
+@lru_cache(maxsize=1)
+def get_share_link_repository() -> ShareLinkRepository:
+    """Share links in the table."""
+    from chalicelib.store.repositories import ShareLinkRepository
+
+    _bound_records()
+    return ShareLinkRepository()
+
+
+@lru_cache(maxsize=1)
+def get_token_verifier() -> TokenVerifier:
+    """HS256 verification in the ``local`` stage, Cognito user-pool verification elsewhere."""
+    from chalicelib.auth import CognitoTokenVerifier, LocalTokenVerifier
+
+    settings = get_settings()
+    if settings.stage == "local":
+        assert settings.jwt_secret is not None  # enforced by Settings
+        return LocalTokenVerifier(settings.jwt_secret.get_secret_value())
+    assert settings.cognito_user_pool_id is not None
+    return CognitoTokenVerifier(
+        region=settings.aws_region,
+        user_pool_id=settings.cognito_user_pool_id,
+        app_client_id=settings.cognito_app_client_id,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_release_service() -> ReleaseService:
+    """The release service."""
+    from chalicelib.services.releases import ReleaseService
+
+    return ReleaseService(get_release_repository())
+
+
+@lru_cache(maxsize=1)
+def get_artwork_service() -> ArtworkService:
+    """Artwork uploads and views."""
+    from chalicelib.services.artwork import ArtworkService
+
+    return ArtworkService(
+        settings=get_settings(),
+        releases=get_release_service(),
+        assets=get_asset_repository(),
+        attachments=get_attachment_repository(),
+        objects=get_object_store(),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_ingest_service() -> IngestService:
+    """The one ingest path (imports Pillow: workers only)."""
+    from chalicelib.services.ingest import IngestService
+
+    return IngestService(
+        settings=get_settings(),
+        assets=get_asset_repository(),
+        attachments=get_attachment_repository(),
+        objects=get_object_store(),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_share_link_service() -> ShareLinkService:
+    """Share links and public downloads."""
+    from chalicelib.services.share_links import ShareLinkService
+
+    return ShareLinkService(
+        settings=get_settings(),
+        releases=get_release_service(),
+        artwork=get_artwork_service(),
+        links=get_share_link_repository(),
+        objects=get_object_store(),
+    )
+
+
+_FACTORIES = (
+    get_s3_client,
+    _bound_records,
+    get_object_store,
+    get_release_repository,
+    get_asset_repository,
+    get_attachment_repository,
+    get_share_link_repository,
+    get_token_verifier,
+    get_release_service,
+    get_artwork_service,
+    get_ingest_service,
+    get_share_link_service,
+)
+
+
+def reset_container() -> None:
+    """Forget every built object and the settings (tests change the environment between cases)."""
+    reset_settings()
+    for factory in _FACTORIES:
+        factory.cache_clear()

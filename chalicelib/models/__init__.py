@@ -1,0 +1,1 @@
+"""Pydantic models: domain objects (``domain``) and API requests/responses (``api``)."""

@@ -1,0 +1,134 @@
+"""Domain objects the services work with; repositories build them from records, the API serialises them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AssetStatus = Literal["pending", "processing", "ready", "failed"]
+VariantName = Literal["tiny", "small", "medium", "large"]
+SizeName = Literal["tiny", "small", "medium", "large", "original"]
+DownloadFormat = Literal["webp", "png", "jpeg"]
+
+#: Variant names in size order (the imaging package owns the px sizes and qualities).
+VARIANT_NAMES: tuple[VariantName, ...] = ("tiny", "small", "medium", "large")
+SIZE_NAMES: tuple[SizeName, ...] = (*VARIANT_NAMES, "original")
+
+
+class Identity(BaseModel):
+    """The caller: ``subject`` is the owner id of everything they create; ``groups`` from the token's group claim."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    groups: tuple[str, ...] = ()
+
+    @property
+    def is_admin(self) -> bool:
+        """True for members of the ``admin`` group."""
+        return "admin" in self.groups
+
+
+class Release(BaseModel):
+    """A release (the artwork pipeline's minimum; the catalogue issue adds the lifecycle)."""
+
+    id: str
+    owner_id: str
+    title: str
+    artist: str
+    artwork_url: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class StoredImage(BaseModel):
+    """One stored image of an asset: S3 ``key``, ``width``/``height`` px, ``bytes``, ``format`` (jpeg|png|webp)."""
+
+    key: str
+    width: int
+    height: int
+    bytes: int
+    format: str
+
+
+class AssetMedia(BaseModel):
+    """What the ingest pipeline made of an asset's bytes."""
+
+    original: StoredImage
+    variants: dict[str, StoredImage]
+    missing_variants: list[str] = Field(default_factory=list)
+    source_format: str
+    source_width: int
+    source_height: int
+    cropped: bool
+    crop_box: list[int] | None = None
+    dominant_color: str
+    palette: list[str]
+    placeholder: str
+    placeholder_kind: str = "blurhash"
+    animated: bool = False
+    frame_count: int = 1
+
+
+class AssetError(BaseModel):
+    """Why an asset failed: a machine-readable ``code`` and a human ``message``."""
+
+    code: str
+    message: str
+
+
+class Asset(BaseModel):
+    """A media asset (an uploaded image) and its processing state."""
+
+    id: str
+    owner_id: str
+    status: AssetStatus
+    upload_key: str
+    declared_content_type: str
+    declared_bytes: int
+    max_bytes: int
+    filename: str | None = None
+    attach_to: str | None = None
+    source_etag: str | None = None
+    source_sequencer: str | None = None
+    received_bytes: int | None = None
+    media: AssetMedia | None = None
+    error: AssetError | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class UploadTicket(BaseModel):
+    """A presigned POST for one upload: the browser posts ``fields`` plus the file to ``url`` before ``expires_at``."""
+
+    upload_id: str
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+    max_bytes: int
+
+
+class ShareLink(BaseModel):
+    """A share link's stored state (never the token: only its hash is kept)."""
+
+    token_id: str
+    release_id: str
+    owner_id: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    downloads: dict[str, int] = Field(default_factory=dict)
+
+    def is_active(self, now: datetime) -> bool:
+        """Neither revoked nor expired at ``now``."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class Page(BaseModel):
+    """One page of a listing: ``items`` and the opaque ``next_cursor`` (None on the last page)."""
+
+    items: list[Any]
+    next_cursor: str | None = None

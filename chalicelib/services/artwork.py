@@ -1,0 +1,172 @@
+"""Release artwork: presigned uploads, and the artwork view of a release (its ``cover`` attachment)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.errors import InvalidError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
+from chalicelib.models.domain import Asset, Identity, Release, StoredImage, UploadTicket
+from chalicelib.services.releases import ReleaseService
+from chalicelib.store.objects import ObjectStore
+from chalicelib.store.repositories import AssetRepository, AttachmentRepository, utcnow
+
+#: Declared types a browser may upload; the worker sniffs the real format from the bytes anyway.
+ALLOWED_UPLOAD_TYPES = ("image/jpeg", "image/png", "image/webp")
+COVER_ROLE = "cover"
+
+
+def release_target(release_id: str) -> str:
+    """The attachment owner key of a release: ``RELEASE#{id}``."""
+    return f"RELEASE#{release_id}"
+
+
+def upload_key(owner_id: str, upload_id: str) -> str:
+    """Where a browser uploads: ``uploads/{owner}/{upload_id}`` (DESIGN.md, storage keys)."""
+    return f"uploads/{owner_id}/{upload_id}"
+
+
+@dataclass(frozen=True)
+class ReleaseArtwork:
+    """A release, its current cover asset (ready) and its newest upload when that one is not ready yet."""
+
+    release: Release
+    cover: Asset | None
+    latest: Asset | None
+
+
+class ArtworkService:
+    """Starts uploads and assembles the artwork view of a release."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        releases: ReleaseService,
+        assets: AssetRepository,
+        attachments: AttachmentRepository,
+        objects: ObjectStore,
+    ) -> None:
+        self._settings = settings
+        self._releases = releases
+        self._assets = assets
+        self._attachments = attachments
+        self._objects = objects
+
+    def create_upload(
+        self, identity: Identity, release_id: str, *, content_type: str, content_length: int, filename: str | None
+    ) -> UploadTicket:
+        """Record a ``pending`` asset and presign a POST for it.
+
+        ``content_type`` must be one of ``ALLOWED_UPLOAD_TYPES`` (else ``UnsupportedMediaTypeError``, 415);
+        ``content_length`` bytes must be 1..``upload_max_bytes`` (else ``PayloadTooLargeError``, 413, or
+        ``InvalidError``). The POST allows exactly the key ``uploads/{owner}/{upload_id}``, exactly that
+        Content-Type, 1..max bytes, for ``upload_url_ttl_s`` (≤ 900 s).
+        """
+        release = self._releases.get(identity, release_id)
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type not in ALLOWED_UPLOAD_TYPES:
+            raise UnsupportedMediaTypeError(
+                f"Artwork must be one of {', '.join(ALLOWED_UPLOAD_TYPES)}.",
+                code="unsupported_media_type",
+                details={"content_type": content_type, "allowed": list(ALLOWED_UPLOAD_TYPES)},
+            )
+        max_bytes = self._settings.upload_max_bytes
+        if content_length <= 0:
+            raise InvalidError("content_length must be a positive number of bytes.", code="invalid_content_length")
+        if content_length > max_bytes:
+            raise PayloadTooLargeError(
+                f"Artwork may be at most {max_bytes} bytes.",
+                code="too_large",
+                details={"content_length": content_length, "max_bytes": max_bytes},
+            )
+        upload_id = uuid.uuid4().hex
+        key = upload_key(identity.subject, upload_id)
+        asset = self._assets.create_pending(
+            asset_id=upload_id,
+            owner_id=identity.subject,
+            upload_key=key,
+            declared_content_type=media_type,
+            declared_bytes=content_length,
+            max_bytes=max_bytes,
+            filename=filename,
+            attach_to=f"{release_target(release.id)}#{COVER_ROLE}",
+        )
+        self._attachments.note_upload(release_target(release.id), COVER_ROLE, asset=asset)
+        ttl = self._settings.upload_url_ttl_s
+        url, fields = self._objects.presign_post(key, content_type=media_type, max_bytes=max_bytes, expires_in=ttl)
+        return UploadTicket(
+            upload_id=upload_id, url=url, fields=fields, expires_at=utcnow() + timedelta(seconds=ttl), max_bytes=max_bytes
+        )
+
+    def get_upload(self, identity: Identity, release_id: str, upload_id: str) -> Asset:
+        """The state of one upload of the caller's release; ``NotFoundError`` (``upload_not_found``) otherwise."""
+        release = self._releases.get(identity, release_id)
+        asset = self._assets.get(upload_id)
+        if asset is None or asset.owner_id != identity.subject or asset.attach_to != f"{release_target(release.id)}#{COVER_ROLE}":
+            raise NotFoundError("No such upload.", code="upload_not_found", details={"upload_id": upload_id})
+        return asset
+
+    def release_artwork(self, release: Release) -> ReleaseArtwork:
+        """The cover (the newest ready upload) and the newest upload if it is still pending, processing or failed."""
+        cover_id, latest_id = self._attachments.get(release_target(release.id), COVER_ROLE)
+        cover = self._assets.get(cover_id) if cover_id else None
+        latest = None
+        if latest_id and latest_id != cover_id:
+            candidate = self._assets.get(latest_id)
+            if candidate is not None and candidate.status != "ready":
+                latest = candidate
+        return ReleaseArtwork(release=release, cover=cover, latest=latest)
+
+    def get_artwork(self, identity: Identity, release_id: str) -> dict[str, Any]:
+        """The artwork view of the caller's release (see the README's ``GET /releases/{id}/artwork``).
+
+        ``status`` is the newest upload's (pending | processing | failed) until it is ready, then ``ready``;
+        ``none`` without any upload. Variant and original URLs are presigned GETs valid ``artwork_url_ttl_s``.
+        Without uploaded artwork, the legacy ``artwork_url`` is returned as ``fallback_url``.
+        """
+        artwork = self.release_artwork(self._releases.get(identity, release_id))
+        cover, latest = artwork.cover, artwork.latest
+        status = latest.status if latest else (cover.status if cover else "none")
+        error = latest.error.model_dump() if latest and latest.error else None
+        body: dict[str, Any] = {
+            "status": status,
+            "upload_id": latest.id if latest else (cover.id if cover else None),
+            "asset_id": cover.id if cover else None,
+            "variants": {},
+            "original": None,
+            "missing_variants": [],
+            "cropped": None,
+            "dominant_color": None,
+            "palette": [],
+            "placeholder": None,
+            "error": error,
+            "fallback_url": artwork.release.artwork_url if cover is None else None,
+        }
+        if cover is not None and cover.media is not None:
+            media = cover.media
+            ttl = self._settings.artwork_url_ttl_s
+            body.update(
+                variants={name: self._image_view(image, ttl) for name, image in media.variants.items()},
+                original=self._image_view(media.original, ttl),
+                missing_variants=media.missing_variants,
+                cropped=media.cropped,
+                dominant_color=media.dominant_color,
+                palette=media.palette,
+                placeholder=media.placeholder,
+                placeholder_kind=media.placeholder_kind,
+                animated=media.animated,
+            )
+        return body
+
+    def _image_view(self, image: StoredImage, ttl: int) -> dict[str, Any]:
+        return {
+            "url": self._objects.presign_get(image.key, expires_in=ttl),
+            "width": image.width,
+            "height": image.height,
+            "bytes": image.bytes,
+            "format": image.format,
+        }

@@ -1,0 +1,202 @@
+"""Public share links of a release's artwork: tokens, the public artwork listing and downloads in any size/format.
+
+A token is ``{token_id}.{secret}``: the id (72 random bits) finds the record, the secret (256 random bits) is checked
+against its stored SHA-256 in constant time. Unknown, expired and revoked tokens all answer the same 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.errors import InvalidError, NotFoundError
+from chalicelib.models.domain import SIZE_NAMES, Asset, Identity, Release, ShareLink, StoredImage
+from chalicelib.services.artwork import ArtworkService
+from chalicelib.services.filenames import content_disposition, download_filename
+from chalicelib.services.releases import ReleaseService
+from chalicelib.store.objects import ObjectStore
+from chalicelib.store.repositories import ShareLinkRepository, utcnow
+
+DOWNLOAD_FORMATS = {"webp": ("webp", "image/webp"), "png": ("png", "image/png"), "jpeg": ("jpg", "image/jpeg")}
+_DUMMY_HASH = hashlib.sha256(b"sleeve-no-such-token").hexdigest()
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _not_found() -> NotFoundError:
+    return NotFoundError("No such share link.", code="share_link_not_found")
+
+
+@dataclass(frozen=True)
+class NewShareLink:
+    """A created share link and its token (shown once: only its hash is stored)."""
+
+    link: ShareLink
+    token: str
+
+
+@dataclass(frozen=True)
+class SharedArtwork:
+    """What a valid token opens: the release and its ready cover asset (None without uploaded artwork)."""
+
+    link: ShareLink
+    release: Release
+    cover: Asset | None
+
+
+class ShareLinkService:
+    """Creates, lists and revokes share links; serves the public listing and downloads."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        releases: ReleaseService,
+        artwork: ArtworkService,
+        links: ShareLinkRepository,
+        objects: ObjectStore,
+    ) -> None:
+        self._settings = settings
+        self._releases = releases
+        self._artwork = artwork
+        self._links = links
+        self._objects = objects
+
+    def create(self, identity: Identity, release_id: str, *, expires_in: int | None) -> NewShareLink:
+        """A share link for the caller's release valid ``expires_in`` s (default ``share_link_default_ttl_s``).
+
+        Raises ``InvalidError`` (``invalid_expires_in``, 400) outside 60 s..``share_link_max_ttl_s``.
+        """
+        release = self._releases.get(identity, release_id)
+        ttl = self._settings.share_link_default_ttl_s if expires_in is None else expires_in
+        if not 60 <= ttl <= self._settings.share_link_max_ttl_s:
+            raise InvalidError(
+                f"expires_in must be between 60 and {self._settings.share_link_max_ttl_s} seconds.",
+                code="invalid_expires_in",
+                details={"expires_in": expires_in},
+            )
+        token_id = secrets.token_urlsafe(9)
+        secret = secrets.token_urlsafe(32)
+        link = self._links.create(
+            token_id=token_id,
+            secret_sha256=_hash_secret(secret),
+            release_id=release.id,
+            owner_id=identity.subject,
+            expires_at=utcnow() + timedelta(seconds=ttl),
+        )
+        return NewShareLink(link=link, token=f"{token_id}.{secret}")
+
+    def list(self, identity: Identity, release_id: str) -> list[ShareLink]:
+        """The caller's release's share links (active, expired and revoked), newest first, with download counts."""
+        release = self._releases.get(identity, release_id)
+        return self._links.list_by_release(release.id)
+
+    def revoke(self, identity: Identity, release_id: str, token_id: str) -> None:
+        """Revoke one of the release's links; ``NotFoundError`` (``share_link_not_found``) if it is not one."""
+        release = self._releases.get(identity, release_id)
+        found = self._links.get_with_hash(token_id)
+        if found is None or found[0].release_id != release.id:
+            raise _not_found()
+        self._links.revoke(token_id)
+
+    def open(self, token: str) -> SharedArtwork:
+        """What ``token`` opens; ``NotFoundError`` (``share_link_not_found``) for unknown, expired or revoked tokens."""
+        token_id, _, secret = token.partition(".")
+        found = self._links.get_with_hash(token_id) if token_id and secret else None
+        stored_hash = found[1] if found else _DUMMY_HASH
+        # Compare even when the id is unknown so the answer takes as long either way.
+        matches = hmac.compare_digest(_hash_secret(secret), stored_hash)
+        if found is None or not matches or not found[0].is_active(utcnow()):
+            raise _not_found()
+        link = found[0]
+        release = self._releases.get_any(link.release_id)
+        if release is None:
+            raise _not_found()
+        cover = self._artwork.release_artwork(release).cover
+        return SharedArtwork(link=link, release=release, cover=cover if cover and cover.media else None)
+
+    def public_artwork(self, token: str) -> dict[str, Any]:
+        """The public listing: title, artist, colours, placeholder and every size with its px and formats.
+
+        Carries no keys, URLs of other releases, owner ids or metadata of the source file.
+        """
+        shared = self.open(token)
+        sizes: list[dict[str, Any]] = []
+        body: dict[str, Any] = {
+            "release": {"title": shared.release.title, "artist": shared.release.artist},
+            "expires_at": shared.link.expires_at.isoformat() if shared.link.expires_at else None,
+            "sizes": sizes,
+            "formats": list(DOWNLOAD_FORMATS),
+            "dominant_color": None,
+            "palette": [],
+            "placeholder": None,
+        }
+        if shared.cover is None or shared.cover.media is None:
+            return body
+        media = shared.cover.media
+        for size, image in [*media.variants.items(), ("original", media.original)]:
+            sizes.append({"size": size, "width": image.width, "height": image.height, "stored_format": image.format})
+        body.update(dominant_color=media.dominant_color, palette=media.palette, placeholder=media.placeholder)
+        return body
+
+    def download_url(self, token: str, *, size: str | None, fmt: str | None) -> str:
+        """A presigned GET (≤ ``download_url_ttl_s``) of ``size`` in ``fmt``, with an attachment filename.
+
+        ``size``: tiny|small|medium|large|original (default large); ``fmt``: webp|png|jpeg (default: the stored
+        format). A format other than the stored one is converted once and kept under ``derived/``. Raises
+        ``InvalidError`` (``invalid_size``/``invalid_format``), ``NotFoundError`` (``share_link_not_found``,
+        ``artwork_not_ready``, ``size_not_available``).
+        """
+        size = size or "large"
+        if size not in SIZE_NAMES:
+            raise InvalidError("Unknown size.", code="invalid_size", details={"size": size, "allowed": list(SIZE_NAMES)})
+        if fmt is not None and fmt not in DOWNLOAD_FORMATS:
+            raise InvalidError(
+                "Unknown format.", code="invalid_format", details={"format": fmt, "allowed": list(DOWNLOAD_FORMATS)}
+            )
+        shared = self.open(token)
+        if shared.cover is None or shared.cover.media is None:
+            raise NotFoundError("This release has no artwork yet.", code="artwork_not_ready")
+        media = shared.cover.media
+        image = media.original if size == "original" else media.variants.get(size)
+        if image is None:
+            available = [*media.variants, "original"]
+            raise NotFoundError(
+                f"The {size} size does not exist for this artwork.",
+                code="size_not_available",
+                details={"size": size, "available": available},
+            )
+        fmt = fmt or image.format
+        extension, content_type = DOWNLOAD_FORMATS[fmt]
+        key = image.key if fmt == image.format else self._derived(shared.cover, size, image, fmt)
+        filename = download_filename(
+            artist=shared.release.artist, title=shared.release.title, size=size, extension=extension
+        )
+        self._links.count_download(shared.link.token_id, size)
+        return self._objects.presign_get(
+            key,
+            expires_in=self._settings.download_url_ttl_s,
+            content_disposition=content_disposition(filename),
+            content_type=content_type,
+        )
+
+    def _derived(self, asset: Asset, size: str, image: StoredImage, fmt: str) -> str:
+        """``derived/{owner}/{asset_id}/{size}.{ext}``, converted from the stored image on first request."""
+        extension, content_type = DOWNLOAD_FORMATS[fmt]
+        key = f"derived/{asset.owner_id}/{asset.id}/{size}.{extension}"
+        if not self._objects.exists(key):
+            from chalicelib.imaging import EncodedImage, convert_image  # Pillow only on this path
+
+            source = EncodedImage(
+                data=self._objects.get_bytes(image.key), width=image.width, height=image.height, format=image.format
+            )
+            converted = convert_image(source, fmt)
+            self._objects.put_bytes(key, converted.data, content_type=content_type)
+        return key

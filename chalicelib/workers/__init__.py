@@ -1,0 +1,1 @@
+"""SQS consumers and schedules (Blueprints): unwrap the event, call a service."""

@@ -1,0 +1,161 @@
+"""Integration fixtures: moto's in-process AWS provisioned from infra/template.json, and chalice.test.Client.
+
+Given/When/Then helpers build the exact event shapes Lambda receives (an S3 notification inside an SQS message).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib.auth import issue_local_token
+from chalicelib.container import reset_container
+from chalicelib.local.provision import provision
+from tests.conftest import REPO_ROOT
+
+TEMPLATE = REPO_ROOT / "infra" / "template.json"
+BUCKET = "sleeve-media-123456789012-us-east-1"
+SECRET = "integration-test-secret-of-at-least-32-bytes"
+TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "SLEEVE_STAGE": "local",
+    "SLEEVE_BUCKET_NAME": BUCKET,
+    "SLEEVE_JWT_SECRET": SECRET,
+}
+
+
+@dataclass
+class Aws:
+    """The provisioned emulation: boto3 clients and the physical names."""
+
+    s3: Any
+    sqs: Any
+    ingest_queue_url: str
+    dead_letter_queue_url: str
+
+    def receive_notifications(self, *, wait: int = 1) -> list[dict[str, Any]]:
+        """Every message waiting on the ingest queue (deleted as read), as SQS returns them."""
+        messages: list[dict[str, Any]] = []
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.ingest_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait, AttributeNames=["All"]
+            ).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                self.sqs.delete_message(QueueUrl=self.ingest_queue_url, ReceiptHandle=message["ReceiptHandle"])
+            messages.extend(batch)
+            wait = 0
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """moto's AWS with the table, bucket (CORS, notifications) and queues of infra/template.json."""
+    for name in list(os.environ):
+        if name.startswith("SLEEVE_"):
+            monkeypatch.delenv(name)
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        provision(TEMPLATE, boto3.Session(region_name="us-east-1"))
+        reset_container()
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        aws = Aws(
+            s3=boto3.client("s3", region_name="us-east-1"),
+            sqs=sqs,
+            ingest_queue_url=sqs.get_queue_url(QueueName="sleeve-ingest")["QueueUrl"],
+            dead_letter_queue_url=sqs.get_queue_url(QueueName="sleeve-ingest-dlq")["QueueUrl"],
+        )
+        # Configuring the notification sends s3:TestEvent; start each test with an empty queue.
+        aws.receive_notifications(wait=0)
+        yield aws
+    reset_container()
+
+
+@pytest.fixture
+def client(aws: Aws) -> Iterator[Client]:
+    """chalice.test.Client on the app (stage ``test``: .chalice/config.json's stage variables are not applied)."""
+    from app import app
+
+    with Client(app, stage_name="test", project_dir=str(REPO_ROOT)) as test_client:
+        yield test_client
+
+
+def auth(subject: str = "alice", groups: tuple[str, ...] = ()) -> dict[str, str]:
+    """Headers of a request by ``subject`` (a JSON body included)."""
+    token = issue_local_token(subject=subject, groups=groups, secret=SECRET)
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+def call(client: Client, method: str, path: str, body: Any = None, *, subject: str = "alice", headers: dict[str, str] | None = None) -> Any:
+    """One HTTP call through the local gateway; ``body`` is sent as JSON."""
+    request_headers = auth(subject) if headers is None else headers
+    if isinstance(body, bytes):
+        payload = body
+    else:
+        payload = json.dumps(body).encode() if body is not None else b""
+    return client.http.request(method, path, headers=request_headers, body=payload)
+
+
+def run_ingest(client: Client, aws: Aws, *, function: str = "handle_ingest") -> list[dict[str, Any]]:
+    """Deliver every waiting S3 notification to ``function`` in the exact Lambda SQS event shape; returns them."""
+    messages = aws.receive_notifications()
+    for message in messages:
+        invoke_with_body(client, message["Body"], function=function)
+    return messages
+
+
+def invoke_with_body(client: Client, body: str, *, function: str = "handle_ingest") -> Any:
+    """Invoke an SQS worker with one message whose body is ``body``."""
+    queue = "sleeve-ingest-dlq" if function == "handle_ingest_dead_letter" else "sleeve-ingest"
+    event = client.events.generate_sqs_event(message_bodies=[body], queue_name=queue)
+    return client.lambda_.invoke(function, event)
+
+
+def create_release(client: Client, *, subject: str = "alice", **fields: Any) -> dict[str, Any]:
+    """A new release of ``subject``."""
+    body = {"title": "Homogenic", "artist": "Björk", **fields}
+    response = call(client, "POST", "/releases", body, subject=subject)
+    assert response.status_code == 201, response.body
+    return json.loads(response.body)
+
+
+def upload(
+    client: Client,
+    aws: Aws,
+    release_id: str,
+    data: bytes,
+    *,
+    content_type: str = "image/jpeg",
+    subject: str = "alice",
+    declared_length: int | None = None,
+) -> str:
+    """Presign an upload and put ``data`` at its key (moto does not serve the POST form in-process); the upload id."""
+    response = call(
+        client,
+        "POST",
+        f"/releases/{release_id}/artwork/uploads",
+        {"content_type": content_type, "content_length": declared_length or len(data)},
+        subject=subject,
+    )
+    assert response.status_code == 201, response.body
+    ticket = json.loads(response.body)
+    aws.s3.put_object(Bucket=BUCKET, Key=ticket["fields"]["key"], Body=data, ContentType=content_type)
+    return str(ticket["upload_id"])
+
+
+def body_of(response: Any) -> Any:
+    """The JSON body of a test response."""
+    return json.loads(response.body)
