@@ -63,6 +63,20 @@ def revoke_share_link(release_id: str, token_id: str) -> object:
     return Response(body="", status_code=204)
 
 
+@bp.route("/s/{token}", methods=["GET"])
+def share_page(token: str) -> object:
+    """Public: the HTML share page with a size/format picker (an HTML 404 page for a dead link)."""
+    from chalicelib.errors import NotFoundError
+    from chalicelib.web.share_page import render_not_found_page, render_share_page
+
+    headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    try:
+        listing = get_share_link_service().public_artwork(token)
+    except NotFoundError:
+        return Response(body=render_not_found_page(), status_code=404, headers=headers)
+    return Response(body=render_share_page(token, listing), status_code=200, headers=headers)
+
+
 @route(bp, "/s/{token}/artwork", methods=["GET"])
 def public_artwork(token: str) -> object:
     """Public: the sizes, formats and colours of the shared artwork."""

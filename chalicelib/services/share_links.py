@@ -188,15 +188,23 @@ class ShareLinkService:
         )
 
     def _derived(self, asset: Asset, size: str, image: StoredImage, fmt: str) -> str:
-        """``derived/{owner}/{asset_id}/{size}.{ext}``, converted from the stored image on first request."""
+        """``derived/{owner}/{asset_id}/{size}.{ext}``, converted from the stored image on first request.
+
+        The conversion records the asset's ``source_sequencer``; if the upload was replaced and reprocessed since, the
+        stale conversion is made again.
+        """
         extension, content_type = DOWNLOAD_FORMATS[fmt]
         key = f"derived/{asset.owner_id}/{asset.id}/{size}.{extension}"
-        if not self._objects.exists(key):
+        version = asset.source_sequencer or ""
+        head = self._objects.head(key)
+        if head is None or head.metadata.get("source-sequencer") != version:
             from chalicelib.imaging import EncodedImage, convert_image  # Pillow only on this path
 
             source = EncodedImage(
                 data=self._objects.get_bytes(image.key), width=image.width, height=image.height, format=image.format
             )
             converted = convert_image(source, fmt)
-            self._objects.put_bytes(key, converted.data, content_type=content_type)
+            self._objects.put_bytes(
+                key, converted.data, content_type=content_type, metadata={"source-sequencer": version}
+            )
         return key

@@ -12,11 +12,12 @@ from chalicelib.errors import NotFoundError, PayloadTooLargeError
 
 @dataclass(frozen=True)
 class ObjectHead:
-    """What HEAD says of an object: ``size`` bytes, ``etag`` (no quotes), ``content_type``."""
+    """What HEAD says of an object: ``size`` bytes, ``etag`` (no quotes), ``content_type``, user ``metadata``."""
 
     size: int
     etag: str
     content_type: str | None
+    metadata: dict[str, str]
 
 
 def _missing(exc: ClientError) -> bool:
@@ -69,7 +70,12 @@ class ObjectStore:
             if _missing(exc):
                 return None
             raise
-        return ObjectHead(size=int(head["ContentLength"]), etag=head["ETag"].strip('"'), content_type=head.get("ContentType"))
+        return ObjectHead(
+            size=int(head["ContentLength"]),
+            etag=head["ETag"].strip('"'),
+            content_type=head.get("ContentType"),
+            metadata=dict(head.get("Metadata") or {}),
+        )
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` exists."""
@@ -94,8 +100,16 @@ class ObjectStore:
             raise PayloadTooLargeError(f"The object holds more than {max_bytes} bytes.", details={"max_bytes": max_bytes})
         return data
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str, cache_control: str | None = None) -> None:
-        """Write ``data`` at ``key`` (server-side encrypted, private)."""
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        cache_control: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        """Write ``data`` at ``key`` (server-side encrypted, private), with optional user ``metadata``."""
         kwargs: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": key,
@@ -105,4 +119,6 @@ class ObjectStore:
         }
         if cache_control:
             kwargs["CacheControl"] = cache_control
+        if metadata:
+            kwargs["Metadata"] = metadata
         self._s3.put_object(**kwargs)

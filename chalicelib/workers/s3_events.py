@@ -7,12 +7,25 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
 from chalicelib.services.ingest import ObjectCreated
 
 log = logging.getLogger(__name__)
+
+
+def _sequencer(record: dict[str, Any]) -> str:
+    """The object's ``sequencer``; without one (moto's notifications have none), ``eventTime`` in ms as hex.
+
+    Real S3 always sends a sequencer for ObjectCreated events, so the two kinds are never compared with each other.
+    """
+    sequencer = record["s3"]["object"].get("sequencer")
+    if sequencer:
+        return str(sequencer)
+    event_time = datetime.fromisoformat(str(record["eventTime"]).replace("Z", "+00:00"))
+    return f"{int(event_time.timestamp() * 1000):X}"
 
 
 def object_created_records(body: str) -> list[ObjectCreated]:
@@ -44,7 +57,7 @@ def object_created_records(body: str) -> list[ObjectCreated]:
                     key=unquote_plus(s3["object"]["key"]),
                     size=int(s3["object"].get("size", 0)),
                     etag=str(s3["object"].get("eTag", "")).strip('"'),
-                    sequencer=str(s3["object"]["sequencer"]),
+                    sequencer=_sequencer(record),
                 )
             )
         except (KeyError, TypeError, ValueError):

@@ -157,3 +157,23 @@ def test_a_release_without_artwork_shares_an_empty_listing(client):
     assert listing["sizes"] == []
     response = _download(client, token, "size=tiny")
     assert (response.status_code, body_of(response)["error"]["code"]) == (404, "artwork_not_ready")
+
+
+def test_the_share_page_offers_every_size_and_format(client, shared_release):
+    release, created = shared_release
+    page = client.http.request("GET", f"/s/{created['token']}", headers={})
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    html = page.body.decode()
+    assert "Björk – Vespertine / Live" in html
+    assert 'value="original"' in html and 'value="png"' in html and 'value="jpeg"' in html
+    assert f'action="{created["token"]}/download"' in html
+    dead = client.http.request("GET", "/s/unknown.token", headers={})
+    assert dead.status_code == 404 and "does not exist" in dead.body.decode()
+
+
+def test_the_share_page_escapes_what_artists_typed(client, aws):
+    release = create_release(client, title='<script>alert(1)</script>', artist='"><img src=x onerror=alert(1)>')
+    token = body_of(call(client, "POST", f"/releases/{release['id']}/share-links", {}))["token"]
+    html = client.http.request("GET", f"/s/{token}", headers={}).body.decode()
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;" in html

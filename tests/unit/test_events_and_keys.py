@@ -30,6 +30,16 @@ def test_keys_are_form_decoded():
     assert records[0].size == 12 and records[0].etag == "abc"
 
 
+def test_without_a_sequencer_the_event_time_orders_events():
+    record = _record("uploads%2Fa%2Fb")
+    del record["s3"]["object"]["sequencer"]
+    record["eventTime"] = "2026-11-21T00:14:17.610Z"
+    later = {**record, "eventTime": "2026-11-21T00:14:17.611Z"}
+    first, second = (object_created_records(json.dumps({"Records": [r]}))[0] for r in (record, later))
+    assert first.key == "uploads/a/b"
+    assert normalise_sequencer(first.sequencer) < normalise_sequencer(second.sequencer)
+
+
 def test_other_events_and_test_events_give_nothing():
     assert object_created_records(json.dumps({"Records": [_record("uploads/a/b", "ObjectRemoved:Delete")]})) == []
     assert object_created_records(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent"})) == []
