@@ -27,13 +27,17 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=1)
 def get_s3_client() -> Any:
-    """A boto3 S3 client (SigV4; path-style addressing when an endpoint such as moto's is configured)."""
-    import boto3
+    """A boto3 S3 client (SigV4; path-style addressing when an endpoint such as moto's is configured).
+
+    Built from its own Session: boto3's default session is not thread-safe, and locally the API and the workers share
+    one process.
+    """
+    import boto3.session
     from botocore.config import Config
 
     settings = get_settings()
     style = "path" if settings.aws_endpoint_url else "auto"
-    return boto3.client(
+    return boto3.session.Session().client(
         "s3",
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,

@@ -1,0 +1,1 @@
+"""End-to-end tests: the embedded stack on loopback, real HTTP, nothing mocked."""

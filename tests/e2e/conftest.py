@@ -1,0 +1,154 @@
+"""End-to-end fixtures: one local stack per test session (per pytest-xdist worker), on free loopback ports.
+
+The stack runs in a child process (``python -m chalicelib.local``): it sets ``os.environ`` and moto keeps global state,
+so it must not share a process with the ``moto.mock_aws`` tests that the same worker may also run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+import httpx
+import pytest
+
+from chalicelib.local.environment import stage_environment
+from chalicelib.local.process import StackProcess, spawn_stack
+from tests.conftest import REPO_ROOT
+
+T = TypeVar("T")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    # Remember each phase's report on the item so fixtures can tell whether the test failed.
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[StackProcess]:
+    """``python -m chalicelib.local`` on free ports, started once per session and stopped with SIGTERM at the end."""
+    # The developer's own SLEEVE_*/AWS_* variables must not reach the stack: the tests sign tokens with the secret of
+    # .chalice/config.json and talk to moto with its dummy keys.
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLEEVE_", "AWS_"))}
+    process = spawn_stack(env=env, retry_delay_s=1)
+    try:
+        yield process
+    finally:
+        code = process.stop()
+        assert code == 0, f"the stack did not stop cleanly (exit {code}):\n{process.log_tail()}"
+        # spawn_stack's own temporary folder (ready file and log): kept only when something went wrong.
+        shutil.rmtree(process.log_path.parent, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def stack_log_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Print what the stack logged during a failed e2e test (its worker tracebacks live in the child's log)."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    process: StackProcess = request.getfixturevalue("stack")
+    start = process.log_path.stat().st_size
+    yield
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        with open(process.log_path, encoding="utf-8", errors="replace") as handle:
+            handle.seek(start)
+            print(f"--- local stack log during the test ({process.log_path}) ---\n{handle.read()[-8000:]}")
+
+
+@pytest.fixture(scope="session")
+def jwt_secret() -> str:
+    """The local stage's token secret, read from .chalice/config.json like the stack does."""
+    return stage_environment(REPO_ROOT, "local")["SLEEVE_JWT_SECRET"]
+
+
+@dataclass
+class Api:
+    """An httpx client on the stack's API that signs requests as a given subject."""
+
+    http: httpx.Client
+    secret: str
+
+    def headers(self, subject: str = "alice", groups: tuple[str, ...] = ()) -> dict[str, str]:
+        """``Authorization: Bearer`` for ``subject`` (a token from ``chalicelib.auth.issue_local_token``)."""
+        from chalicelib.auth import issue_local_token
+
+        return {
+            "Authorization": f"Bearer {issue_local_token(subject=subject, groups=list(groups), secret=self.secret)}"
+        }
+
+    def get(self, path: str, *, subject: str | None = "alice", **kwargs: Any) -> httpx.Response:
+        """GET ``path``; ``subject=None`` sends no token."""
+        return self.http.get(path, headers=self.headers(subject) if subject else {}, **kwargs)
+
+    def post(self, path: str, body: Any, *, subject: str | None = "alice") -> httpx.Response:
+        """POST ``body`` as JSON; ``subject=None`` sends no token."""
+        return self.http.post(path, json=body, headers=self.headers(subject) if subject else {})
+
+
+@pytest.fixture(scope="session")
+def api(stack: StackProcess, jwt_secret: str) -> Iterator[Api]:
+    """The API client of the session's stack."""
+    with httpx.Client(base_url=stack.api_url, timeout=30) as http:
+        yield Api(http=http, secret=jwt_secret)
+
+
+@dataclass
+class Aws:
+    """boto3 clients on the stack's moto server, as an operator with the AWS CLI would see it."""
+
+    s3: Any
+    sqs: Any
+    bucket: str
+    ingest_queue_url: str
+    dead_letter_queue_url: str
+
+    def queue_is_drained(self, queue_url: str) -> bool:
+        """No message waiting, in flight or delayed on the queue."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return all(int(value) == 0 for value in attributes.values())
+
+
+@pytest.fixture(scope="session")
+def aws(stack: StackProcess) -> Aws:
+    """boto3 clients on the stack's moto (dummy credentials, us-east-1)."""
+    options: dict[str, Any] = {
+        "endpoint_url": stack.moto_url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    return Aws(
+        s3=boto3.client("s3", **options),
+        sqs=boto3.client("sqs", **options),
+        bucket=stack.bucket_name,
+        ingest_queue_url=stack.queue_urls["sleeve-ingest"],
+        dead_letter_queue_url=stack.queue_urls["sleeve-ingest-dlq"],
+    )
+
+
+def wait_for(probe: Callable[[], T | None], *, timeout_s: float = 30.0, interval_s: float = 0.2, what: str = "") -> T:
+    """Call ``probe`` until it returns something truthy and return that; ``AssertionError`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what or probe}; last value: {last!r}")

@@ -1,0 +1,238 @@
+"""Provisioning infra/template.json on moto (in-process ``mock_aws``): what `make run` creates before the app starts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.local.environment import check_environment, stage_environment
+from chalicelib.local.provision import ProvisionError, ProvisionResult, provision
+from tests.conftest import REPO_ROOT
+
+TEMPLATE = REPO_ROOT / "infra" / "template.json"
+BUCKET = "sleeve-media-123456789012-us-east-1"
+INGEST_ARN = "arn:aws:sqs:us-east-1:123456789012:sleeve-ingest"
+DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:sleeve-ingest-dlq"
+
+
+@pytest.fixture
+def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
+    """A boto3 session inside ``mock_aws`` (no endpoint override leaking in from the shell)."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield boto3.Session(region_name="us-east-1")
+
+
+@pytest.fixture
+def provisioned(session: boto3.Session) -> ProvisionResult:
+    return provision(TEMPLATE, session, account_id="123456789012", region="us-east-1")
+
+
+def _messages(sqs: Any, url: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        messages += batch
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+        )
+    return messages
+
+
+def test_result_names_every_physical_resource(provisioned: ProvisionResult) -> None:
+    assert provisioned["table_name"] == "sleeve"
+    assert provisioned["bucket_name"] == BUCKET
+    assert set(provisioned["queue_urls"]) == {"sleeve-ingest", "sleeve-ingest-dlq"}
+    assert provisioned["queue_arns"] == {"sleeve-ingest": INGEST_ARN, "sleeve-ingest-dlq": DLQ_ARN}
+    assert provisioned["outputs"] == {
+        "TableName": "sleeve",
+        "BucketName": BUCKET,
+        "IngestQueueUrl": provisioned["queue_urls"]["sleeve-ingest"],
+    }
+    # The CloudWatch alarm is AWS-only: skipped, not an error
+    assert provisioned["skipped"] == ["IngestDeadLetterAlarm"]
+
+
+def test_table_has_the_template_keys_indexes_and_backups(session: boto3.Session, provisioned: ProvisionResult) -> None:
+    dynamodb = session.client("dynamodb")
+
+    table = dynamodb.describe_table(TableName="sleeve")["Table"]
+
+    assert table["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    (gsi,) = table["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "gsi1"
+    assert gsi["KeySchema"] == [
+        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+    ]
+    assert gsi["Projection"] == {"ProjectionType": "ALL"}
+    backups = dynamodb.describe_continuous_backups(TableName="sleeve")["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_queues_have_redrive_and_the_bucket_policy(session: boto3.Session, provisioned: ProvisionResult) -> None:
+    sqs = session.client("sqs")
+
+    ingest = sqs.get_queue_attributes(QueueUrl=provisioned["queue_urls"]["sleeve-ingest"], AttributeNames=["All"])
+    dlq = sqs.get_queue_attributes(QueueUrl=provisioned["queue_urls"]["sleeve-ingest-dlq"], AttributeNames=["All"])
+
+    attributes = ingest["Attributes"]
+    assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": DLQ_ARN, "maxReceiveCount": 5}
+    assert attributes["VisibilityTimeout"] == "360"
+    assert attributes["MessageRetentionPeriod"] == "345600"
+    assert dlq["Attributes"]["MessageRetentionPeriod"] == "1209600"
+    (statement,) = json.loads(attributes["Policy"])["Statement"]
+    assert statement["Resource"] == INGEST_ARN
+    # Fn::Sub with ${AWS::AccountId} and ${AWS::Region} resolved
+    assert statement["Condition"] == {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{BUCKET}"}}
+
+
+def test_bucket_has_cors_lifecycle_public_access_block_and_notifications(
+    session: boto3.Session, provisioned: ProvisionResult
+) -> None:
+    s3 = session.client("s3")
+
+    assert s3.get_bucket_cors(Bucket=BUCKET)["CORSRules"] == [
+        {
+            "AllowedMethods": ["POST", "GET", "HEAD"],
+            "AllowedOrigins": ["*"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag", "Location"],
+            "MaxAgeSeconds": 3000,
+        }
+    ]
+    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    assert rule["ID"] == "expire-uploads"
+    assert rule["Status"] == "Enabled"
+    assert rule["Filter"] == {"Prefix": "uploads/"}
+    assert rule["Expiration"] == {"Days": 30}
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    (queue_config,) = s3.get_bucket_notification_configuration(Bucket=BUCKET)["QueueConfigurations"]
+    assert queue_config["QueueArn"] == INGEST_ARN
+    assert queue_config["Events"] == ["s3:ObjectCreated:*"]
+    assert queue_config["Filter"] == {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}}
+
+
+def test_uploads_and_only_uploads_notify_the_ingest_queue(session: boto3.Session, provisioned: ProvisionResult) -> None:
+    # Given
+    s3, sqs = session.client("s3"), session.client("sqs")
+    url = provisioned["queue_urls"]["sleeve-ingest"]
+    _messages(sqs, url)  # the s3:TestEvent sent when the notification was configured
+
+    # When
+    s3.put_object(Bucket=BUCKET, Key="media/alice/a1/large.webp", Body=b"not an upload")
+    s3.put_object(Bucket=BUCKET, Key="uploads/alice/u1", Body=b"an upload")
+
+    # Then
+    (message,) = _messages(sqs, url)
+    (record,) = json.loads(message["Body"])["Records"]
+    assert record["eventName"].startswith("ObjectCreated:")
+    assert record["s3"]["bucket"]["name"] == BUCKET
+
+
+def test_provisioning_twice_changes_nothing(session: boto3.Session, provisioned: ProvisionResult) -> None:
+    # Given
+    sqs = session.client("sqs")
+    url = provisioned["queue_urls"]["sleeve-ingest"]
+
+    # When
+    again = provision(TEMPLATE, session, account_id="123456789012", region="us-east-1")
+
+    # Then: same resources, and the unchanged notification was not put again (no second s3:TestEvent)
+    assert again == provisioned
+    test_events = [m for m in _messages(sqs, url) if json.loads(m["Body"]).get("Event") == "s3:TestEvent"]
+    assert len(test_events) == 1
+
+
+def test_template_names_match_the_local_stage_environment(provisioned: ProvisionResult) -> None:
+    # .chalice/config.json (local stage) and infra/template.json must not drift: the stack refuses to start otherwise
+    check_environment(stage_environment(REPO_ROOT, "local"), provisioned)
+
+
+def test_clients_mapping_is_accepted(session: boto3.Session) -> None:
+    clients = {name: session.client(name) for name in ("dynamodb", "s3", "sqs")}
+
+    result = provision(TEMPLATE, clients, account_id="123456789012", region="us-east-1")
+
+    assert result["bucket_name"] == BUCKET
+
+
+def _write(tmp_path: Path, resources: dict[str, Any], **extra: Any) -> Path:
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps({"Resources": resources, **extra}))
+    return path
+
+
+def test_intrinsics_resolve_and_unnamed_resources_get_stack_names(session: boto3.Session, tmp_path: Path) -> None:
+    # Given: Fn::Sub with variables and a GetAtt, GetAtt in "A.B" form, Fn::Join, Ref to a parameter default
+    template = _write(
+        tmp_path,
+        {
+            "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "Queue": {
+                "Type": "AWS::SQS::Queue",
+                "Properties": {
+                    "QueueName": {"Fn::Sub": ["${Prefix}-${Env}-${Dlq.QueueName}", {"Env": {"Ref": "Env"}}]},
+                    "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": "Dlq.Arn"}, "maxReceiveCount": 2},
+                },
+            },
+            "Bucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {"BucketName": {"Fn::Join": ["-", ["b", {"Ref": "AWS::Region"}]]}},
+            },
+        },
+        Parameters={"Env": {"Type": "String", "Default": "dev"}, "Prefix": {"Type": "String", "Default": "p"}},
+    )
+
+    # When
+    result = provision(template, session, stack_name="teststack")
+
+    # Then
+    assert set(result["queue_urls"]) == {"teststack-Dlq", "p-dev-teststack-Dlq"}
+    assert result["bucket_name"] == "b-us-east-1"
+
+
+@pytest.mark.parametrize(
+    ("resources", "message"),
+    [
+        (
+            {
+                "Topic": {"Type": "AWS::SNS::Topic"},
+                "Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Ref": "Topic"}}},
+            },
+            "skipped locally",
+        ),
+        ({"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Fn::ImportValue": "x"}}}}, "Fn::ImportValue"),
+        ({"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Ref": "Nowhere"}}}}, "not provisioned"),
+        (
+            {
+                "A": {"Type": "AWS::SQS::Queue", "DependsOn": "B"},
+                "B": {"Type": "AWS::SQS::Queue", "DependsOn": "A"},
+            },
+            "cycle",
+        ),
+    ],
+)
+def test_template_errors_are_named(
+    session: boto3.Session, tmp_path: Path, resources: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ProvisionError, match=message):
+        provision(_write(tmp_path, resources), session)
