@@ -13,9 +13,9 @@ from tests.integration.conftest import BUCKET, body_of, call, create_release, ru
 
 @pytest.fixture
 def shared_release(client, aws, shared_images):
-    """A release with ready artwork (the GPS-tagged photo) and a share link to it."""
+    """A release with ready artwork (a 450×600 portrait: tiny and small exist) and a share link to it."""
     release = create_release(client, title="Vespertine / Live", artist="Björk")
-    upload(client, aws, release["id"], (shared_images / "exif-gps.jpg").read_bytes())
+    upload(client, aws, release["id"], (shared_images / "portrait-450x600.jpg").read_bytes())
     run_ingest(client, aws)
     created = call(client, "POST", f"/releases/{release['id']}/share-links", {"expires_in": 3600})
     assert created.status_code == 201
@@ -82,9 +82,13 @@ def test_another_format_is_converted_once_under_derived(client, aws, shared_rele
     assert aws.s3.head_object(Bucket=BUCKET, Key=key)["LastModified"] == modified
 
 
-def test_no_location_metadata_in_any_public_download(client, aws, shared_release):
-    release, created = shared_release
-    for query in ("size=original", "size=original&format=png", "size=original&format=jpeg", "size=tiny&format=jpeg"):
+def test_no_location_metadata_in_any_public_download(client, aws, shared_images):
+    release = create_release(client)
+    upload(client, aws, release["id"], (shared_images / "exif-gps.jpg").read_bytes())
+    run_ingest(client, aws)
+    created = body_of(call(client, "POST", f"/releases/{release['id']}/share-links", {}))
+    assert 0x8825 in Image.open(shared_images / "exif-gps.jpg").getexif()  # the source does carry GPS
+    for query in ("size=original", "size=original&format=png", "size=original&format=jpeg", "size=original&format=webp"):
         key = _object_of(_download(client, created["token"], query).headers["Location"])
         data = aws.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
         exif = Image.open(io.BytesIO(data)).getexif()
@@ -107,7 +111,7 @@ def test_bad_size_and_format_are_400_and_missing_sizes_404(client, aws, shared_i
     assert (bad_size.status_code, body_of(bad_size)["error"]["code"]) == (400, "invalid_size")
     bad_format = _download(client, created["token"], "format=gif")
     assert (bad_format.status_code, body_of(bad_format)["error"]["code"]) == (400, "invalid_format")
-    # exif-gps.jpg is small: the large variant does not exist
+    # a 450 px source: the large variant does not exist
     missing = _download(client, created["token"], "size=large")
     assert (missing.status_code, body_of(missing)["error"]["code"]) == (404, "size_not_available")
 

@@ -1,0 +1,117 @@
+"""Sleeve's command line: ``python -m chalicelib.cli <command> ...``; one argparse subcommand per job.
+
+``variants FILE --out DIR`` runs the ingest imaging pipeline on a local file and writes what the worker would store;
+``token USER [--groups admin]`` prints a bearer token for the ``local`` stage. Heavy imports (Pillow) happen inside
+the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_REJECTED = 2
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def _setting_default(name: str) -> int:
+    """A numeric setting as the worker reads it: ``SLEEVE_<NAME>`` from the environment, else Settings' default."""
+    from chalicelib.config import Settings
+
+    raw = os.environ.get(f"SLEEVE_{name.upper()}")
+    return int(raw) if raw else int(Settings.model_fields[name].default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser; each subcommand sets ``handler``, a function ``(args) -> exit status``."""
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description="Sleeve command line tools.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    variants = commands.add_parser(
+        "variants",
+        help="run the imaging pipeline on a file and write the original and the WebP variants",
+        description="Write DIR/original.<ext> and DIR/<variant>.webp and print the metadata as JSON on stdout. "
+        'A refused image prints {"error": {...}} on stderr and exits 2.',
+    )
+    variants.add_argument("file", type=Path, help="image file (JPEG, PNG or WebP)")
+    variants.add_argument("--out", type=Path, required=True, help="output directory (created if missing)")
+    variants.add_argument("--max-pixels", type=int, default=None, help="bomb limit, px (default: SLEEVE_MAX_PIXELS)")
+    variants.add_argument(
+        "--original-max-px", type=int, default=None, help="original long-side cap, px (default: SLEEVE_ORIGINAL_MAX_PX)"
+    )
+    variants.set_defaults(handler=run_variants)
+
+    token = commands.add_parser(
+        "token",
+        help="print a bearer token for the local stage",
+        description="Sign an HS256 token with SLEEVE_JWT_SECRET (from the environment, else the local stage of "
+        ".chalice/config.json) whose subject is USER.",
+    )
+    token.add_argument("user", help="the subject: the owner id of everything created with the token")
+    token.add_argument("--groups", default="", help="comma-separated groups, e.g. admin")
+    token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds (default 12 h)")
+    token.set_defaults(handler=run_token)
+    return parser
+
+
+def local_jwt_secret() -> str:
+    """``SLEEVE_JWT_SECRET`` from the environment, else from the ``local`` stage of ``.chalice/config.json``.
+
+    Raises ``KeyError`` when neither has it.
+    """
+    secret = os.environ.get("SLEEVE_JWT_SECRET")
+    if secret:
+        return secret
+    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    return str(config["stages"]["local"]["environment_variables"]["SLEEVE_JWT_SECRET"])
+
+
+def run_token(args: argparse.Namespace) -> int:
+    """The ``token`` command: prints the token alone on stdout (exit 0)."""
+    from chalicelib.auth import issue_local_token
+
+    groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+    print(issue_local_token(subject=args.user, groups=groups, secret=local_jwt_secret(), ttl_s=args.ttl))
+    return 0
+
+
+def run_variants(args: argparse.Namespace) -> int:
+    """The ``variants`` command. Exit status: 0 done, 2 image refused (``ImageRejectedError``), 1 file unreadable."""
+    from chalicelib.errors import ImageRejectedError
+    from chalicelib.imaging import process_image
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    try:
+        result = process_image(
+            data,
+            max_pixels=args.max_pixels or _setting_default("max_pixels"),
+            original_max_px=args.original_max_px or _setting_default("original_max_px"),
+        )
+    except ImageRejectedError as exc:
+        print(json.dumps(exc.to_body(), indent=2), file=sys.stderr)
+        return EXIT_REJECTED
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"original.{result.original.extension}").write_bytes(result.original.data)
+    for name, image in result.variants.items():
+        (out / f"{name}.{image.extension}").write_bytes(image.data)
+    print(json.dumps(result.metadata(), indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the chosen command and return its exit status."""
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
