@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e token bench lint clean
+.PHONY: install run test test-unit test-integration test-e2e token bench lint format clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -18,8 +18,17 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m chalicelib.local
 
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest -n 2 tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check app.py chalicelib tests bench
+	$(VENV)/bin/ruff format --check app.py chalicelib tests bench
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix app.py chalicelib tests bench
+	$(VENV)/bin/ruff format app.py chalicelib tests bench
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit

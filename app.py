@@ -1,6 +1,6 @@
 """Sleeve's Chalice application: registers the blueprints and the middleware. No logic lives here."""
 
-from chalice import Chalice
+from chalice.app import Chalice
 
 from chalicelib.api import artwork, health, releases, share_links
 from chalicelib.api.middleware import authenticate, normalise_errors

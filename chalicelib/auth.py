@@ -77,7 +77,13 @@ class CognitoTokenVerifier:
         """The token's Identity; ``UnauthorizedError`` (code ``invalid_token``) for any defect."""
         try:
             key = self._jwk_client.get_signing_key_from_jwt(token).key
-            claims = jwt.decode(token, key, algorithms=["RS256"], issuer=self.issuer, options={"require": ["exp", "sub"], "verify_aud": False})
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                issuer=self.issuer,
+                options={"require": ["exp", "sub"], "verify_aud": False},
+            )
         except jwt.PyJWTError as exc:
             raise UnauthorizedError(f"Invalid token: {exc}.", code="invalid_token") from exc
         token_use = claims.get("token_use")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.responses import identity_of, json_response, parse_body, route
 from chalicelib.container import get_artwork_service

@@ -1,6 +1,6 @@
 """``GET /health``: liveness, no token, no I/O."""
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.responses import json_response, route
 

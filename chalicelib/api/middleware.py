@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 
 from chalicelib.api.responses import error_response, json_response
 from chalicelib.auth import bearer_token
@@ -64,6 +64,6 @@ def normalise_errors(request: Any, get_response: Callable[[Any], Response]) -> R
         return json_response(
             {"error": {"code": code, "message": str(body["Message"]), "details": {}}},
             status=response.status_code,
-            headers={k: v for k, v in response.headers.items() if k.lower() != "content-type"},
+            headers={k: str(v) for k, v in response.headers.items() if k.lower() != "content-type"},
         )
     return response

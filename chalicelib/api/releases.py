@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api.responses import identity_of, json_response, parse_body, query_int, route
 from chalicelib.container import get_release_service
@@ -34,7 +35,9 @@ def create_release() -> object:
         artist=body.artist,
         artwork_url=str(body.artwork_url) if body.artwork_url else None,
     )
-    return json_response(release_body(release), status=201, headers={**_etag(release), "Location": f"/releases/{release.id}"})
+    return json_response(
+        release_body(release), status=201, headers={**_etag(release), "Location": f"/releases/{release.id}"}
+    )
 
 
 @route(bp, "/releases", methods=["GET"])
@@ -42,7 +45,8 @@ def list_releases() -> object:
     """The caller's releases newest first: ``{"items": [...], "next_cursor"}``; ``?limit=1..100&cursor=``."""
     request = bp.current_request
     limit = query_int(request, "limit", default=20, minimum=1, maximum=100)
-    cursor = (request.query_params or {}).get("cursor")
+    params: Mapping[str, str] = request.query_params or {}
+    cursor = params.get("cursor")
     page = get_release_service().list(identity_of(request), limit=limit, cursor=cursor)
     return json_response({"items": [release_body(r) for r in page.items], "next_cursor": page.next_cursor})
 

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.errors import AppError, InvalidError, UnprocessableError
@@ -48,7 +48,9 @@ def parse_body(request: Any, model: type[ModelT]) -> ModelT:
         return model.model_validate(data)
     except ValidationError as exc:
         fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
-        raise UnprocessableError("The request is not valid.", code="validation_error", details={"fields": fields}) from exc
+        raise UnprocessableError(
+            "The request is not valid.", code="validation_error", details={"fields": fields}
+        ) from exc
 
 
 def query_int(request: Any, name: str, *, default: int, minimum: int, maximum: int) -> int:
@@ -61,7 +63,9 @@ def query_int(request: Any, name: str, *, default: int, minimum: int, maximum: i
     except ValueError as exc:
         raise InvalidError(f"{name} must be an integer.", code="invalid_query", details={name: raw}) from exc
     if not minimum <= value <= maximum:
-        raise InvalidError(f"{name} must be between {minimum} and {maximum}.", code="invalid_query", details={name: raw})
+        raise InvalidError(
+            f"{name} must be between {minimum} and {maximum}.", code="invalid_query", details={name: raw}
+        )
     return value
 
 

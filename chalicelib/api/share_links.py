@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.api.responses import identity_of, json_response, parse_body, route
 from chalicelib.config import get_settings
@@ -69,7 +70,11 @@ def share_page(token: str) -> object:
     from chalicelib.errors import NotFoundError
     from chalicelib.web.share_page import render_not_found_page, render_share_page
 
-    headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+    }
     try:
         listing = get_share_link_service().public_artwork(token)
     except NotFoundError:
@@ -86,6 +91,6 @@ def public_artwork(token: str) -> object:
 @route(bp, "/s/{token}/download", methods=["GET"])
 def public_download(token: str) -> object:
     """Public: 302 to a presigned GET of ``?size=`` (default large) in ``?format=`` (default the stored one)."""
-    params = bp.current_request.query_params or {}
+    params: Mapping[str, str] = bp.current_request.query_params or {}
     url = get_share_link_service().download_url(token, size=params.get("size"), fmt=params.get("format"))
     return Response(body="", status_code=302, headers={"Location": url, "Cache-Control": "no-store"})

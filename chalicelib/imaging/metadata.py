@@ -52,7 +52,7 @@ def clean_exif(exif: Image.Exif, *, keep_orientation: bool) -> bytes | None:
             if ExifTags.IFD.GPSInfo in check or len(data) > _MAX_JPEG_SEGMENT:
                 raise ValueError("cleaned EXIF unusable")
         return data
-    except Exception:  # noqa: BLE001 - any EXIF oddity must degrade to "orientation only", never fail an upload
+    except Exception:
         if keep_orientation and isinstance(orientation, int) and orientation != 1:
             minimal = Image.Exif()
             minimal[ExifTags.Base.Orientation] = orientation

@@ -10,7 +10,7 @@ class _Request(BaseModel):
 
 
 class CreateReleaseRequest(_Request):
-    """``POST /releases``: ``title`` and ``artist`` (1..200 characters), optional legacy ``artwork_url`` (http/https)."""
+    """``POST /releases``: ``title``, ``artist`` (1..200 characters), optional legacy ``artwork_url`` (http/https)."""
 
     title: str = Field(min_length=1, max_length=200)
     artist: str = Field(min_length=1, max_length=200)

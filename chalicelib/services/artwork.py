@@ -99,14 +99,22 @@ class ArtworkService:
         ttl = self._settings.upload_url_ttl_s
         url, fields = self._objects.presign_post(key, content_type=media_type, max_bytes=max_bytes, expires_in=ttl)
         return UploadTicket(
-            upload_id=upload_id, url=url, fields=fields, expires_at=utcnow() + timedelta(seconds=ttl), max_bytes=max_bytes
+            upload_id=upload_id,
+            url=url,
+            fields=fields,
+            expires_at=utcnow() + timedelta(seconds=ttl),
+            max_bytes=max_bytes,
         )
 
     def get_upload(self, identity: Identity, release_id: str, upload_id: str) -> Asset:
         """The state of one upload of the caller's release; ``NotFoundError`` (``upload_not_found``) otherwise."""
         release = self._releases.get(identity, release_id)
         asset = self._assets.get(upload_id)
-        if asset is None or asset.owner_id != identity.subject or asset.attach_to != f"{release_target(release.id)}#{COVER_ROLE}":
+        if (
+            asset is None
+            or asset.owner_id != identity.subject
+            or asset.attach_to != f"{release_target(release.id)}#{COVER_ROLE}"
+        ):
             raise NotFoundError("No such upload.", code="upload_not_found", details={"upload_id": upload_id})
         return asset
 

@@ -47,7 +47,7 @@ def parse_upload_key(key: str) -> tuple[str, str] | None:
 
 
 class IngestService:
-    """Turns uploaded objects into ready assets (or failed ones, with a reason). The uploaded bytes are never deleted."""
+    """Turns uploaded objects into ready assets, or failed ones with a reason. Uploaded bytes are never deleted."""
 
     def __init__(
         self, *, settings: Settings, assets: AssetRepository, attachments: AttachmentRepository, objects: ObjectStore
@@ -118,12 +118,16 @@ class IngestService:
         if event.size > asset.max_bytes:
             raise PayloadTooLargeError(f"The upload holds more than {asset.max_bytes} bytes.", code="too_large")
         data = self._objects.get_bytes(event.key, max_bytes=asset.max_bytes)
-        result = process_image(data, max_pixels=self._settings.max_pixels, original_max_px=self._settings.original_max_px)
+        result = process_image(
+            data, max_pixels=self._settings.max_pixels, original_max_px=self._settings.original_max_px
+        )
         stored: dict[str, StoredImage] = {}
         for name, image in [("original", result.original), *result.variants.items()]:
             key = media_key(asset.owner_id, asset.id, name, image.extension)
             self._objects.put_bytes(key, image.data, content_type=image.content_type)
-            stored[name] = StoredImage(key=key, width=image.width, height=image.height, bytes=len(image.data), format=image.format)
+            stored[name] = StoredImage(
+                key=key, width=image.width, height=image.height, bytes=len(image.data), format=image.format
+            )
         original = stored.pop("original")
         return AssetMedia(
             original=original,
@@ -150,5 +154,7 @@ class IngestService:
         if asset is None:
             return False
         attempts = f" after {receive_count} attempts" if receive_count else ""
-        error = AssetError(code="processing_failed", message=f"Processing the upload failed{attempts}; the uploaded file is kept.")
+        error = AssetError(
+            code="processing_failed", message=f"Processing the upload failed{attempts}; the uploaded file is kept."
+        )
         return self._assets.fail(asset.id, sequencer=None, error=error)

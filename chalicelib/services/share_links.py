@@ -156,7 +156,9 @@ class ShareLinkService:
         """
         size = size or "large"
         if size not in SIZE_NAMES:
-            raise InvalidError("Unknown size.", code="invalid_size", details={"size": size, "allowed": list(SIZE_NAMES)})
+            raise InvalidError(
+                "Unknown size.", code="invalid_size", details={"size": size, "allowed": list(SIZE_NAMES)}
+            )
         if fmt is not None and fmt not in DOWNLOAD_FORMATS:
             raise InvalidError(
                 "Unknown format.", code="invalid_format", details={"format": fmt, "allowed": list(DOWNLOAD_FORMATS)}

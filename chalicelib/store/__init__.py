@@ -1,1 +1,1 @@
-"""Data access: PynamoDB records and repositories (DynamoDB), the S3 object store. Raw failures become AppErrors here."""
+"""Data access: PynamoDB records and repositories, the S3 object store; raw failures become AppErrors here."""

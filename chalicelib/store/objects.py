@@ -31,7 +31,9 @@ class ObjectStore:
         self._s3 = s3_client
         self.bucket = bucket
 
-    def presign_post(self, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> tuple[str, dict[str, str]]:
+    def presign_post(
+        self, key: str, *, content_type: str, max_bytes: int, expires_in: int
+    ) -> tuple[str, dict[str, str]]:
         """A presigned POST for exactly ``key``, exactly ``content_type``, 1..``max_bytes`` bytes, ``expires_in`` s.
 
         Returns ``(url, fields)``: the browser posts the fields, then the file (form field ``file``, last).
@@ -97,7 +99,9 @@ class ObjectStore:
         data: bytes = body.read(max_bytes + 1) if max_bytes is not None else body.read()
         body.close()
         if max_bytes is not None and len(data) > max_bytes:
-            raise PayloadTooLargeError(f"The object holds more than {max_bytes} bytes.", details={"max_bytes": max_bytes})
+            raise PayloadTooLargeError(
+                f"The object holds more than {max_bytes} bytes.", details={"max_bytes": max_bytes}
+            )
         return data
 
     def put_bytes(

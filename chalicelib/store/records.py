@@ -2,18 +2,20 @@
 
 Key design (every access pattern is a GetItem or a Query, never a Scan):
 
-| item            | pk                     | sk                   | gsi1pk                     | gsi1sk                        |
-|-----------------|------------------------|----------------------|----------------------------|-------------------------------|
-| release         | ``RELEASE#{id}``       | ``RELEASE``          | ``OWNER#{owner}#RELEASES`` | ``{created_at}#{id}``         |
-| media asset     | ``ASSET#{id}``         | ``ASSET``            | ``OWNER#{owner}#ASSETS``   | ``{created_at}#{id}``         |
-| attachment      | ``{TYPE}#{owner_id}``  | ``ATTACHMENT#{role}``| –                          | –                             |
-| share link      | ``SHARE#{token_id}``   | ``SHARE``            | ``RELEASE#{id}#SHARES``    | ``{created_at}#{token_id}``   |
-| download count  | ``SHARE#{token_id}``   | ``DOWNLOADS#{size}`` | –                          | –                             |
+| item           | pk                  | sk                 | gsi1pk                   | gsi1sk                  |
+|----------------|---------------------|--------------------|--------------------------|-------------------------|
+| release        | RELEASE#{id}        | RELEASE            | OWNER#{owner}#RELEASES   | {created_at}#{id}       |
+| media asset    | ASSET#{id}          | ASSET              | OWNER#{owner}#ASSETS     | {created_at}#{id}       |
+| attachment     | {TYPE}#{owner_id}   | ATTACHMENT#{role}  | –                        | –                       |
+| share link     | SHARE#{token_id}    | SHARE              | RELEASE#{id}#SHARES      | {created_at}#{token_id} |
+| download count | SHARE#{token_id}    | DOWNLOADS#{size}   | –                        | –                       |
 
 Table name, endpoint and region are bound at run time by ``bind_records`` (never at import time).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pynamodb.attributes import (
     MapAttribute,
@@ -126,8 +128,8 @@ class AssetRecord(_BaseRecord):
     source_etag = UnicodeAttribute(null=True)
     source_sequencer = UnicodeAttribute(null=True)
     received_bytes = NumberAttribute(null=True)
-    media = MapAttribute(null=True)  # type: ignore[var-annotated]
-    error = MapAttribute(null=True)  # type: ignore[var-annotated]
+    media: MapAttribute[str, Any] = MapAttribute(null=True)
+    error: MapAttribute[str, Any] = MapAttribute(null=True)
     attempts = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -175,7 +177,7 @@ class DownloadCountRecord(_BaseRecord):
     class Meta(_TableMeta):
         pass
 
-    count = NumberAttribute(default=0)
+    count = NumberAttribute(default=0)  # type: ignore[assignment]  # shadows Model.count, a classmethod
 
 
 RECORDS: tuple[type[Model], ...] = (ReleaseRecord, AssetRecord, AttachmentRecord, ShareLinkRecord, DownloadCountRecord)

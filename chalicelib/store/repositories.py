@@ -211,14 +211,20 @@ class AssetRepository:
 
     def complete(self, asset_id: str, *, sequencer: str, media: AssetMedia) -> bool:
         """Mark ``ready`` with the pipeline output; False if a newer object version claimed the asset meanwhile."""
-        return self._finish(asset_id, sequencer, [AssetRecord.status.set("ready"), AssetRecord.media.set(media.model_dump()), AssetRecord.error.remove()])
+        return self._finish(
+            asset_id,
+            sequencer,
+            [AssetRecord.status.set("ready"), AssetRecord.media.set(media.model_dump()), AssetRecord.error.remove()],
+        )
 
     def fail(self, asset_id: str, *, sequencer: str | None, error: AssetError) -> bool:
         """Mark ``failed`` with ``{"code", "message"}``; the uploaded bytes stay where they are.
 
         With ``sequencer`` None (the dead-letter path) any asset not yet ``ready`` is failed.
         """
-        return self._finish(asset_id, sequencer, [AssetRecord.status.set("failed"), AssetRecord.error.set(error.model_dump())])
+        return self._finish(
+            asset_id, sequencer, [AssetRecord.status.set("failed"), AssetRecord.error.set(error.model_dump())]
+        )
 
     def _finish(self, asset_id: str, sequencer: str | None, actions: list[Any]) -> bool:
         if sequencer is None:
@@ -371,8 +377,6 @@ class ShareLinkRepository:
     def download_counts(self, token_id: str) -> dict[str, int]:
         """``{size: downloads}`` of a share link (one Query on its partition)."""
         counts: dict[str, int] = {}
-        for record in DownloadCountRecord.query(
-            f"SHARE#{token_id}", DownloadCountRecord.sk.startswith("DOWNLOADS#")
-        ):
+        for record in DownloadCountRecord.query(f"SHARE#{token_id}", DownloadCountRecord.sk.startswith("DOWNLOADS#")):
             counts[record.sk.removeprefix("DOWNLOADS#")] = int(record.count)
         return counts

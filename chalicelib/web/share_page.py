@@ -55,7 +55,7 @@ def render_share_page(token: str, listing: dict[str, Any]) -> str:
         preview = next((s for s in sizes if s["size"] == "medium"), sizes[0])
         options = "".join(
             f'<option value="{escape(s["size"])}"{" selected" if s["size"] == "large" else ""}>'
-            f'{escape(s["size"])} — {s["width"]}×{s["height"]} px</option>'
+            f"{escape(s['size'])} — {s['width']}×{s['height']} px</option>"
             for s in sizes
         )
         formats = "".join(f'<option value="{escape(f)}">{escape(f.upper())}</option>' for f in listing["formats"])
@@ -75,4 +75,6 @@ def render_share_page(token: str, listing: dict[str, Any]) -> str:
 
 def render_not_found_page() -> str:
     """The page for an unknown, expired or revoked link (same for all three)."""
-    return _PAGE.format(title="Link not found", background="#eeeeee", content="<h1>This link does not exist or has expired.</h1>")
+    return _PAGE.format(
+        title="Link not found", background="#eeeeee", content="<h1>This link does not exist or has expired.</h1>"
+    )

@@ -2,38 +2,38 @@
 
 from __future__ import annotations
 
-import logging
-
-from chalice import Blueprint
-from chalice.app import SQSEvent
+from chalice.app import Blueprint, SQSEvent
 
 from chalicelib.workers.queues import INGEST_DEAD_LETTER_QUEUE, INGEST_QUEUE
 from chalicelib.workers.s3_events import object_created_records
 
 bp = Blueprint(__name__)
-log = logging.getLogger(__name__)
 
 
 @bp.on_sqs_message(queue=INGEST_QUEUE, batch_size=1)
 def handle_ingest(event: SQSEvent) -> None:
     """One upload notification → the ingest path. Unexpected failures raise, so SQS retries, then dead-letters."""
     from chalicelib.container import get_ingest_service
+    from chalicelib.logs import get_worker_logger
 
+    log = get_worker_logger()
     service = get_ingest_service()
     for message in event:
         for record in object_created_records(message.body):
             outcome = service.handle_object_created(record)
-            log.info("ingest %s: %s", record.key, outcome)
+            log.info("ingest finished", extra={"key": record.key, "sequencer": record.sequencer, "outcome": outcome})
 
 
 @bp.on_sqs_message(queue=INGEST_DEAD_LETTER_QUEUE, batch_size=1)
 def handle_ingest_dead_letter(event: SQSEvent) -> None:
     """A notification that failed every retry: its upload ends ``failed`` (``processing_failed``); bytes are kept."""
     from chalicelib.container import get_ingest_service
+    from chalicelib.logs import get_worker_logger
 
+    log = get_worker_logger()
     service = get_ingest_service()
     for message in event:
         receive_count = message.to_dict().get("attributes", {}).get("ApproximateReceiveCount")
         for record in object_created_records(message.body):
             marked = service.handle_dead_letter(record, receive_count=int(receive_count) if receive_count else None)
-            log.warning("dead-lettered upload %s: marked failed=%s", record.key, marked)
+            log.warning("upload dead-lettered", extra={"key": record.key, "marked_failed": marked})

@@ -99,13 +99,18 @@ def auth(subject: str = "alice", groups: tuple[str, ...] = ()) -> dict[str, str]
     return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
 
-def call(client: Client, method: str, path: str, body: Any = None, *, subject: str = "alice", headers: dict[str, str] | None = None) -> Any:
+def call(
+    client: Client,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    subject: str = "alice",
+    headers: dict[str, str] | None = None,
+) -> Any:
     """One HTTP call through the local gateway; ``body`` is sent as JSON."""
     request_headers = auth(subject) if headers is None else headers
-    if isinstance(body, bytes):
-        payload = body
-    else:
-        payload = json.dumps(body).encode() if body is not None else b""
+    payload = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else b"")
     return client.http.request(method, path, headers=request_headers, body=payload)
 
 

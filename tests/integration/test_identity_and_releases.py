@@ -23,8 +23,12 @@ def test_missing_token_answers_401_in_the_error_shape(client):
 
 
 def test_expired_and_forged_tokens_are_refused(client):
-    expired = jwt.encode({"sub": "alice", "iss": "sleeve-local", "exp": int(time.time()) - 10}, SECRET, algorithm="HS256")
-    forged = jwt.encode({"sub": "alice", "iss": "sleeve-local", "exp": int(time.time()) + 60}, "x" * 40, algorithm="HS256")
+    expired = jwt.encode(
+        {"sub": "alice", "iss": "sleeve-local", "exp": int(time.time()) - 10}, SECRET, algorithm="HS256"
+    )
+    forged = jwt.encode(
+        {"sub": "alice", "iss": "sleeve-local", "exp": int(time.time()) + 60}, "x" * 40, algorithm="HS256"
+    )
     for token in (expired, forged, "not-a-jwt"):
         response = call(client, "GET", "/releases", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401

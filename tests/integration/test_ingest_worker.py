@@ -23,15 +23,26 @@ def test_an_upload_becomes_ready_with_every_variant(client, aws, shared_images):
     assert artwork["status"] == "ready"
     assert artwork["upload_id"] == upload_id
     assert {name: (v["width"], v["height"]) for name, v in artwork["variants"].items()} == {
-        "tiny": (64, 64), "small": (300, 300), "medium": (640, 640), "large": (1400, 1400)
+        "tiny": (64, 64),
+        "small": (300, 300),
+        "medium": (640, 640),
+        "large": (1400, 1400),
     }
-    assert all(v["format"] == "webp" and v["bytes"] > 0 and v["url"].startswith("http") for v in artwork["variants"].values())
-    assert (artwork["original"]["width"], artwork["original"]["height"], artwork["original"]["format"]) == (2725, 2225, "jpeg")
+    assert all(
+        v["format"] == "webp" and v["bytes"] > 0 and v["url"].startswith("http") for v in artwork["variants"].values()
+    )
+    assert (artwork["original"]["width"], artwork["original"]["height"], artwork["original"]["format"]) == (
+        2725,
+        2225,
+        "jpeg",
+    )
     assert artwork["cropped"] is True
     assert artwork["dominant_color"].startswith("#") and len(artwork["palette"]) >= 5
     assert artwork["placeholder"]
     keys = {o["Key"] for o in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=f"media/alice/{upload_id}/")["Contents"]}
-    assert keys == {f"media/alice/{upload_id}/{n}" for n in ("original.jpg", "tiny.webp", "small.webp", "medium.webp", "large.webp")}
+    assert keys == {
+        f"media/alice/{upload_id}/{n}" for n in ("original.jpg", "tiny.webp", "small.webp", "medium.webp", "large.webp")
+    }
 
 
 def test_a_replayed_notification_changes_nothing(client, aws, shared_images):
@@ -54,7 +65,9 @@ def test_an_older_upload_finishing_last_does_not_replace_the_newer(client, aws, 
     release = create_release(client)
     older = upload(client, aws, release["id"], (shared_images / "lowres-128.jpg").read_bytes())
     older_body = aws.receive_notifications()[0]["Body"]
-    newer = upload(client, aws, release["id"], (shared_images / "gradients-1000.png").read_bytes(), content_type="image/png")
+    newer = upload(
+        client, aws, release["id"], (shared_images / "gradients-1000.png").read_bytes(), content_type="image/png"
+    )
     run_ingest(client, aws)  # the newer finishes first
     invoke_with_body(client, older_body)  # then the older
     artwork = _artwork(client, release["id"])
@@ -121,7 +134,19 @@ def test_keys_are_url_decoded_as_s3_encodes_them(client, aws, shared_images):
 def test_test_events_and_foreign_keys_are_ignored(client, aws):
     test_event = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET})
     invoke_with_body(client, test_event)
-    foreign = json.dumps({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": BUCKET}, "object": {"key": "media/x/y/original.jpg", "size": 1, "eTag": "e", "sequencer": "01"}}}]})
+    foreign = json.dumps(
+        {
+            "Records": [
+                {
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {
+                        "bucket": {"name": BUCKET},
+                        "object": {"key": "media/x/y/original.jpg", "size": 1, "eTag": "e", "sequencer": "01"},
+                    },
+                }
+            ]
+        }
+    )
     invoke_with_body(client, foreign)
     invoke_with_body(client, "not json")
     assert aws.s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0

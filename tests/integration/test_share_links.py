@@ -33,7 +33,7 @@ def _object_of(location: str) -> str:
 
 
 def test_tokens_are_long_random_and_stored_hashed(client, aws, shared_release):
-    release, created = shared_release
+    _, created = shared_release
     token_id, _, secret = created["token"].partition(".")
     assert len(secret) >= 43  # 32 random bytes, base64url: 256 bits
     assert created["url"].endswith(f"/s/{created['token']}")
@@ -45,7 +45,7 @@ def test_tokens_are_long_random_and_stored_hashed(client, aws, shared_release):
 
 
 def test_the_public_listing_has_sizes_but_no_keys_or_owner(client, shared_release):
-    release, created = shared_release
+    _, created = shared_release
     response = client.http.request("GET", f"/s/{created['token']}/artwork", headers={})
     assert response.status_code == 200
     listing = body_of(response)
@@ -56,7 +56,7 @@ def test_the_public_listing_has_sizes_but_no_keys_or_owner(client, shared_releas
 
 
 def test_download_redirects_to_a_presigned_get_with_an_attachment_filename(client, shared_release):
-    release, created = shared_release
+    _, created = shared_release
     response = _download(client, created["token"], "size=tiny&format=webp")
     assert response.status_code == 302
     location = response.headers["Location"]
@@ -69,7 +69,7 @@ def test_download_redirects_to_a_presigned_get_with_an_attachment_filename(clien
 
 
 def test_another_format_is_converted_once_under_derived(client, aws, shared_release):
-    release, created = shared_release
+    _, created = shared_release
     first = _download(client, created["token"], "size=small&format=png")
     key = _object_of(first.headers["Location"])
     assert key.startswith("derived/alice/") and key.endswith("/small.png")
@@ -88,7 +88,12 @@ def test_no_location_metadata_in_any_public_download(client, aws, shared_images)
     run_ingest(client, aws)
     created = body_of(call(client, "POST", f"/releases/{release['id']}/share-links", {}))
     assert 0x8825 in Image.open(shared_images / "exif-gps.jpg").getexif()  # the source does carry GPS
-    for query in ("size=original", "size=original&format=png", "size=original&format=jpeg", "size=original&format=webp"):
+    for query in (
+        "size=original",
+        "size=original&format=png",
+        "size=original&format=jpeg",
+        "size=original&format=webp",
+    ):
         key = _object_of(_download(client, created["token"], query).headers["Location"])
         data = aws.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
         exif = Image.open(io.BytesIO(data)).getexif()
@@ -106,7 +111,7 @@ def test_download_counters_per_size(client, shared_release):
 
 
 def test_bad_size_and_format_are_400_and_missing_sizes_404(client, aws, shared_images, shared_release):
-    release, created = shared_release
+    _, created = shared_release
     bad_size = _download(client, created["token"], "size=huge")
     assert (bad_size.status_code, body_of(bad_size)["error"]["code"]) == (400, "invalid_size")
     bad_format = _download(client, created["token"], "format=gif")
@@ -143,7 +148,12 @@ def test_unknown_expired_and_revoked_tokens_answer_the_same_404(client, aws, sha
 def test_only_the_owner_manages_links(client, shared_release):
     release, created = shared_release
     assert call(client, "GET", f"/releases/{release['id']}/share-links", subject="mallory").status_code == 404
-    assert call(client, "DELETE", f"/releases/{release['id']}/share-links/{created['token_id']}", subject="mallory").status_code == 404
+    assert (
+        call(
+            client, "DELETE", f"/releases/{release['id']}/share-links/{created['token_id']}", subject="mallory"
+        ).status_code
+        == 404
+    )
     other = create_release(client)
     assert call(client, "DELETE", f"/releases/{other['id']}/share-links/{created['token_id']}").status_code == 404
 
@@ -164,7 +174,7 @@ def test_a_release_without_artwork_shares_an_empty_listing(client):
 
 
 def test_the_share_page_offers_every_size_and_format(client, shared_release):
-    release, created = shared_release
+    _, created = shared_release
     page = client.http.request("GET", f"/s/{created['token']}", headers={})
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     html = page.body.decode()
@@ -176,7 +186,7 @@ def test_the_share_page_offers_every_size_and_format(client, shared_release):
 
 
 def test_the_share_page_escapes_what_artists_typed(client, aws):
-    release = create_release(client, title='<script>alert(1)</script>', artist='"><img src=x onerror=alert(1)>')
+    release = create_release(client, title="<script>alert(1)</script>", artist='"><img src=x onerror=alert(1)>')
     token = body_of(call(client, "POST", f"/releases/{release['id']}/share-links", {}))["token"]
     html = client.http.request("GET", f"/s/{token}", headers={}).body.decode()
     assert "<script>alert" not in html and "<img src=x" not in html

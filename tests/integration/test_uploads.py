@@ -16,7 +16,10 @@ def _policy(fields: dict[str, str]) -> dict:
 def test_presigned_post_pins_key_type_size_and_expiry(client):
     release = create_release(client)
     response = call(
-        client, "POST", f"/releases/{release['id']}/artwork/uploads", {"content_type": "image/png", "content_length": 1234, "filename": "c:\\covers\\front.png"}
+        client,
+        "POST",
+        f"/releases/{release['id']}/artwork/uploads",
+        {"content_type": "image/png", "content_length": 1234, "filename": "c:\\covers\\front.png"},
     )
     assert response.status_code == 201
     ticket = body_of(response)
@@ -38,7 +41,14 @@ def test_presigned_post_pins_key_type_size_and_expiry(client):
 
 def test_upload_state_is_pending_until_the_bytes_arrive(client):
     release = create_release(client)
-    ticket = body_of(call(client, "POST", f"/releases/{release['id']}/artwork/uploads", {"content_type": "image/jpeg", "content_length": 10}))
+    ticket = body_of(
+        call(
+            client,
+            "POST",
+            f"/releases/{release['id']}/artwork/uploads",
+            {"content_type": "image/jpeg", "content_length": 10},
+        )
+    )
     state = body_of(call(client, "GET", f"/releases/{release['id']}/artwork/uploads/{ticket['upload_id']}"))
     assert state["status"] == "pending"
     artwork = body_of(call(client, "GET", f"/releases/{release['id']}/artwork"))
@@ -66,12 +76,23 @@ def test_max_bytes_is_configurable(client, monkeypatch):
     monkeypatch.setenv("SLEEVE_UPLOAD_MAX_BYTES", "1000")
     reset_container()
     release = create_release(client)
-    response = call(client, "POST", f"/releases/{release['id']}/artwork/uploads", {"content_type": "image/jpeg", "content_length": 1001})
+    response = call(
+        client,
+        "POST",
+        f"/releases/{release['id']}/artwork/uploads",
+        {"content_type": "image/jpeg", "content_length": 1001},
+    )
     assert response.status_code == 413
     assert body_of(response)["error"]["details"]["max_bytes"] == 1000
 
 
 def test_uploads_to_another_owners_release_answer_404(client):
     release = create_release(client, subject="alice")
-    response = call(client, "POST", f"/releases/{release['id']}/artwork/uploads", {"content_type": "image/jpeg", "content_length": 10}, subject="mallory")
+    response = call(
+        client,
+        "POST",
+        f"/releases/{release['id']}/artwork/uploads",
+        {"content_type": "image/jpeg", "content_length": 10},
+        subject="mallory",
+    )
     assert response.status_code == 404

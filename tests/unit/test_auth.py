@@ -20,7 +20,9 @@ class _StaticKeys:
     """Stands in for PyJWKClient: the pool's JWKS as one known key (no network)."""
 
     def __init__(self, public_key) -> None:
-        self._key = jwt.PyJWK.from_dict({**jwt.algorithms.RSAAlgorithm.to_jwk(public_key, as_dict=True), "kid": "k1", "alg": "RS256"})
+        self._key = jwt.PyJWK.from_dict(
+            {**jwt.algorithms.RSAAlgorithm.to_jwk(public_key, as_dict=True), "kid": "k1", "alg": "RS256"}
+        )
 
     def get_signing_key_from_jwt(self, token: str):
         if jwt.get_unverified_header(token).get("kid") != "k1":
@@ -35,7 +37,15 @@ def rsa_key():
 
 def _cognito_token(key, **claims) -> str:
     now = int(time.time())
-    base = {"sub": "c0ffee", "iss": ISSUER, "exp": now + 60, "iat": now, "token_use": "access", "client_id": "app1", "cognito:groups": ["admin"]}
+    base = {
+        "sub": "c0ffee",
+        "iss": ISSUER,
+        "exp": now + 60,
+        "iat": now,
+        "token_use": "access",
+        "client_id": "app1",
+        "cognito:groups": ["admin"],
+    }
     return jwt.encode({**base, **claims}, key, algorithm="RS256", headers={"kid": "k1"})
 
 
@@ -51,7 +61,9 @@ def test_local_tokens_without_groups_are_not_admin():
 
 
 def test_cognito_access_token_is_verified(rsa_key):
-    verifier = CognitoTokenVerifier(region="us-east-1", user_pool_id=POOL, app_client_id="app1", jwk_client=_StaticKeys(rsa_key.public_key()))
+    verifier = CognitoTokenVerifier(
+        region="us-east-1", user_pool_id=POOL, app_client_id="app1", jwk_client=_StaticKeys(rsa_key.public_key())
+    )
     identity = verifier.verify(_cognito_token(rsa_key))
     assert identity.subject == "c0ffee" and identity.is_admin
 
@@ -66,14 +78,18 @@ def test_cognito_access_token_is_verified(rsa_key):
     ],
 )
 def test_cognito_tokens_for_something_else_are_refused(rsa_key, claims):
-    verifier = CognitoTokenVerifier(region="us-east-1", user_pool_id=POOL, app_client_id="app1", jwk_client=_StaticKeys(rsa_key.public_key()))
+    verifier = CognitoTokenVerifier(
+        region="us-east-1", user_pool_id=POOL, app_client_id="app1", jwk_client=_StaticKeys(rsa_key.public_key())
+    )
     with pytest.raises(UnauthorizedError):
         verifier.verify(_cognito_token(rsa_key, **claims))
 
 
 def test_cognito_token_signed_by_another_key_is_refused(rsa_key):
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    verifier = CognitoTokenVerifier(region="us-east-1", user_pool_id=POOL, app_client_id="app1", jwk_client=_StaticKeys(rsa_key.public_key()))
+    verifier = CognitoTokenVerifier(
+        region="us-east-1", user_pool_id=POOL, app_client_id="app1", jwk_client=_StaticKeys(rsa_key.public_key())
+    )
     with pytest.raises(UnauthorizedError):
         verifier.verify(_cognito_token(other))
 

@@ -20,7 +20,10 @@ def _record(key: str, event: str = "ObjectCreated:Post") -> dict:
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "eventName": event,
-        "s3": {"bucket": {"name": "b"}, "object": {"key": key, "size": 12, "eTag": "abc", "sequencer": "0055AED6DCD90281E5"}},
+        "s3": {
+            "bucket": {"name": "b"},
+            "object": {"key": key, "size": 12, "eTag": "abc", "sequencer": "0055AED6DCD90281E5"},
+        },
     }
 
 
@@ -50,7 +53,12 @@ def test_other_events_and_test_events_give_nothing():
 
 @pytest.mark.parametrize(
     ("key", "parsed"),
-    [("uploads/alice/u1", ("alice", "u1")), ("uploads/alice/", None), ("media/alice/u1", None), ("uploads/a/b/c", None)],
+    [
+        ("uploads/alice/u1", ("alice", "u1")),
+        ("uploads/alice/", None),
+        ("media/alice/u1", None),
+        ("uploads/a/b/c", None),
+    ],
 )
 def test_upload_keys(key, parsed):
     assert parse_upload_key(key) == parsed
@@ -62,7 +70,12 @@ def test_sequencers_of_different_lengths_order_numerically():
 
 
 def test_cursors_round_trip_and_are_bound_to_their_partition():
-    key = {"gsi1pk": {"S": "OWNER#alice#RELEASES"}, "gsi1sk": {"S": "2026#x"}, "pk": {"S": "RELEASE#x"}, "sk": {"S": "RELEASE"}}
+    key = {
+        "gsi1pk": {"S": "OWNER#alice#RELEASES"},
+        "gsi1sk": {"S": "2026#x"},
+        "pk": {"S": "RELEASE#x"},
+        "sk": {"S": "RELEASE"},
+    }
     cursor = encode_cursor(key)
     assert cursor and "=" not in cursor
     assert decode_cursor(cursor, partition_attr="gsi1pk", partition_value="OWNER#alice#RELEASES") == key

@@ -10,7 +10,10 @@ from chalicelib.services.filenames import ascii_fallback, clean_filename, conten
 
 
 def test_the_filename_pattern():
-    assert download_filename(artist="Björk", title="Homogenic", size="large", extension="png") == "Björk - Homogenic (large).png"
+    assert (
+        download_filename(artist="Björk", title="Homogenic", size="large", extension="png")
+        == "Björk - Homogenic (large).png"
+    )
 
 
 @pytest.mark.parametrize(
@@ -43,4 +46,6 @@ def test_disposition_has_an_ascii_filename_and_a_utf8_filename_star():
 
 def test_non_latin_names_fall_back_to_underscores():
     assert ascii_fallback("坂本龍一") == "____"
-    assert content_disposition("坂本龍一.png").startswith('attachment; filename="____.png"; filename*=UTF-8\'\'%E5%9D%82')
+    assert content_disposition("坂本龍一.png").startswith(
+        "attachment; filename=\"____.png\"; filename*=UTF-8''%E5%9D%82"
+    )
