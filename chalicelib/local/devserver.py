@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from chalice.app import Chalice
 from chalice.config import Config
 from chalice.deploy.validate import validate_routes
 from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
+
+from chalicelib.local.serving import BackgroundServer
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ class _LoggingRequestHandler(ChaliceRequestHandler):
         log.warning(format, *args)
 
 
-class ApiServer:
+class ApiServer(BackgroundServer):
     """Chalice's LocalDevServer serving in a daemon thread; ``port`` is the bound one when 0 was asked for."""
 
     def __init__(self, app: Chalice, config: Config, host: str, port: int) -> None:
@@ -36,23 +37,8 @@ class ApiServer:
         if not isinstance(app, LocalChalice):
             CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
             app.__class__ = CustomLocalChalice
-        self._server = LocalDevServer(app, config, host, port, handler_cls=_LoggingRequestHandler)
-        self.host = host
-        self.port = int(self._server.server.server_address[1])
-        self._thread = threading.Thread(target=self._server.server.serve_forever, name="api-server", daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        """The API's base URL, e.g. ``http://127.0.0.1:8000``."""
-        return f"http://{self.host}:{self.port}"
-
-    def stop(self) -> None:
-        """Stop serving, close the socket and join the serving thread."""
-        self._server.shutdown()
-        self._server.server.server_close()
-        self._thread.join(timeout=5)
-        log.info("API stopped")
+        dev_server = LocalDevServer(app, config, host, port, handler_cls=_LoggingRequestHandler)
+        super().__init__(dev_server.server, name="api-server")
 
 
 def start_api_server(app: Chalice, config: Config, host: str = "127.0.0.1", port: int = 8000) -> ApiServer:

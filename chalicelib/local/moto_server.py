@@ -4,39 +4,21 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import make_server
+
+from chalicelib.local.serving import BackgroundServer
 
 log = logging.getLogger(__name__)
 
 
-class MotoServer:
-    """A running moto server on ``host:port``; ``port`` is the bound one when 0 (any free port) was asked for.
+class MotoServer(BackgroundServer):
+    """A running moto server on ``host:port``; ``url`` is the endpoint for boto3 clients.
 
     moto keeps its state in module-level backends of this process: two servers in one process share it, and
     ``moto.mock_aws`` resets it when it starts.
     """
-
-    def __init__(self, server: BaseWSGIServer) -> None:
-        self._server = server
-        self.host = str(server.server_address[0])
-        self.port = int(server.server_address[1])
-        self._thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        """The endpoint URL for boto3 clients, e.g. ``http://127.0.0.1:5000``."""
-        return f"http://{self.host}:{self.port}"
-
-    def stop(self) -> None:
-        """Stop accepting requests, close the socket and join the serving thread."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-        log.info("moto stopped")
 
 
 def start_moto_server(host: str = "127.0.0.1", port: int = 5000) -> MotoServer:
@@ -55,6 +37,6 @@ def start_moto_server(host: str = "127.0.0.1", port: int = 5000) -> MotoServer:
         server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno())
     finally:
         listener.close()  # werkzeug serves a duplicate of the descriptor
-    started = MotoServer(server)
+    started = MotoServer(server, name="moto-server")
     log.info("moto listening on %s", started.url)
     return started
