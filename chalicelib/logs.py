@@ -8,19 +8,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from aws_lambda_powertools.logging import Logger
 
-SERVICE = "sleeve"
+#: Powertools names its logger after the service; plain "sleeve" is taken by Chalice's own app logger.
+SERVICE = "sleeve-worker"
 
 
 @lru_cache(maxsize=1)
 def get_worker_logger() -> Logger:
-    """The powertools Logger (service ``sleeve``, level from ``POWERTOOLS_LOG_LEVEL``, INFO by default).
+    """The powertools Logger of the workers: one JSON object per line with ``service``, ``level``, ``location`` and
+    the keys passed in ``extra``; level from ``POWERTOOLS_LOG_LEVEL`` (INFO by default).
 
-    Its JSON formatter is copied to every ``chalicelib.*`` logger, so the services' standard-library log lines come
-    out structured as well.
+    The services keep standard-library loggers (``chalicelib.*``), which Lambda's runtime handler prints as text.
     """
     from aws_lambda_powertools.logging import Logger
-    from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-    logger = Logger(service=SERVICE)
-    copy_config_to_registered_loggers(source_logger=logger, include={"chalicelib"})
-    return logger
+    return Logger(service=SERVICE)
