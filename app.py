@@ -1,12 +1,19 @@
 """Sleeve's Chalice application: registers the blueprints and the middleware. No logic lives here."""
 
-from chalice.app import Chalice
+from chalice.app import Chalice, CORSConfig
 
 from chalicelib.api import artwork, health, releases, share_links
 from chalicelib.api.middleware import authenticate, normalise_errors
 from chalicelib.workers import ingest
 
 app = Chalice(app_name="sleeve")
+# Browser apps call the API from their own origins with bearer tokens (no cookies), so any origin may.
+app.api.cors = CORSConfig(
+    allow_origin="*",
+    allow_headers=["Authorization", "Content-Type", "If-Match"],
+    expose_headers=["ETag", "Location"],
+    max_age=600,
+)
 app.register_middleware(normalise_errors, "http")
 app.register_middleware(authenticate, "http")
 

@@ -76,10 +76,10 @@ def share_page(token: str) -> object:
         "Referrer-Policy": "no-referrer",
     }
     try:
-        listing = get_share_link_service().public_artwork(token)
+        listing, preview = get_share_link_service().share_page(token)
     except NotFoundError:
         return Response(body=render_not_found_page(), status_code=404, headers=headers)
-    return Response(body=render_share_page(token, listing), status_code=200, headers=headers)
+    return Response(body=render_share_page(token, listing, preview), status_code=200, headers=headers)
 
 
 @route(bp, "/s/{token}/artwork", methods=["GET"])

@@ -127,7 +127,24 @@ class ShareLinkService:
 
         Carries no keys, URLs of other releases, owner ids or metadata of the source file.
         """
+        return self._listing(self.open(token))
+
+    def share_page(self, token: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The public listing and a preview for the share page: ``{"url", "width", "height"}`` of the medium variant
+        (else the largest made), a presigned GET valid ``artwork_url_ttl_s``; None without artwork.
+
+        Viewing the page is not a download: the preview is not counted.
+        """
         shared = self.open(token)
+        listing = self._listing(shared)
+        if shared.cover is None or shared.cover.media is None or not shared.cover.media.variants:
+            return listing, None
+        variants = shared.cover.media.variants
+        image = variants.get("medium") or list(variants.values())[-1]
+        url = self._objects.presign_get(image.key, expires_in=self._settings.artwork_url_ttl_s)
+        return listing, {"url": url, "width": image.width, "height": image.height}
+
+    def _listing(self, shared: SharedArtwork) -> dict[str, Any]:
         sizes: list[dict[str, Any]] = []
         body: dict[str, Any] = {
             "release": {"title": shared.release.title, "artist": shared.release.artist},

@@ -39,11 +39,12 @@ def _swatches(palette: list[str]) -> str:
     return f'<p class="swatches" aria-label="Palette">{spans}</p>' if spans else ""
 
 
-def render_share_page(token: str, listing: dict[str, Any]) -> str:
+def render_share_page(token: str, listing: dict[str, Any], preview: dict[str, Any] | None) -> str:
     """The HTML page of a share link: title, artist, preview, palette and a download form.
 
-    ``listing`` is the public listing (``release``, ``sizes``, ``formats``, ``dominant_color``, ``palette``). The form
-    GETs ``{token}/download?size=&format=`` relative to the page, so it works under any API stage prefix.
+    ``listing`` is the public listing (``release``, ``sizes``, ``formats``, ``dominant_color``, ``palette``);
+    ``preview`` is ``{"url", "width", "height"}`` of the image shown (None: no preview). The form GETs
+    ``{token}/download?size=&format=`` relative to the page, so it works under any API stage prefix.
     """
     release = listing["release"]
     heading = f"{release['artist']} – {release['title']}"
@@ -52,17 +53,21 @@ def render_share_page(token: str, listing: dict[str, Any]) -> str:
     if not sizes:
         content = f"<h1>{escape(heading)}</h1><p>The artwork is not ready yet.</p>"
     else:
-        preview = next((s for s in sizes if s["size"] == "medium"), sizes[0])
         options = "".join(
             f'<option value="{escape(s["size"])}"{" selected" if s["size"] == "large" else ""}>'
             f"{escape(s['size'])} — {s['width']}×{s['height']} px</option>"
             for s in sizes
         )
         formats = "".join(f'<option value="{escape(f)}">{escape(f.upper())}</option>' for f in listing["formats"])
+        image = (
+            f'<img src="{escape(preview["url"])}" alt="{escape(heading)} artwork"'
+            f' width="{preview["width"]}" height="{preview["height"]}">'
+            if preview
+            else ""
+        )
         content = (
             f"<h1>{escape(heading)}</h1>"
-            f'<img src="{token_path}/download?size={escape(preview["size"])}" alt="{escape(heading)} artwork"'
-            f' width="{preview["width"]}" height="{preview["height"]}">'
+            f"{image}"
             f"{_swatches(listing.get('palette') or [])}"
             f'<form method="get" action="{token_path}/download">'
             f'<label>Size <select name="size">{options}</select></label>'

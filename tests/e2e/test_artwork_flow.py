@@ -250,3 +250,19 @@ def test_unsupported_upload_fails_with_a_reason_and_keeps_the_object(api: Api, a
     assert artwork["error"]["code"] == "unsupported_format"
     head = aws.s3.head_object(Bucket=aws.bucket, Key=ticket["fields"]["key"])
     assert head["ContentLength"] == len(data)
+
+
+def test_cors_preflight_allows_browser_apps(api: Api) -> None:
+    # Given: a browser app on another origin. When: it preflights a POST with a bearer token.
+    response = api.http.options(
+        "/releases",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    # Then: the API allows it without a token.
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "Authorization" in response.headers["access-control-allow-headers"]

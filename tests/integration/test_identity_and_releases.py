@@ -99,3 +99,9 @@ def test_admin_group_claim_reaches_the_identity():
     headers = auth("carol", ("admin",))
     identity = LocalTokenVerifier(SECRET).verify(headers["Authorization"].split()[1])
     assert identity.subject == "carol" and identity.is_admin
+
+
+def test_browser_apps_may_call_from_any_origin(client):
+    response = call(client, "GET", "/releases")
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "ETag" in response.headers["Access-Control-Expose-Headers"]

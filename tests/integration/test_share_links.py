@@ -174,13 +174,17 @@ def test_a_release_without_artwork_shares_an_empty_listing(client):
 
 
 def test_the_share_page_offers_every_size_and_format(client, shared_release):
-    _, created = shared_release
+    release, created = shared_release
     page = client.http.request("GET", f"/s/{created['token']}", headers={})
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     html = page.body.decode()
     assert "Björk – Vespertine / Live" in html
     assert 'value="original"' in html and 'value="png"' in html and 'value="jpeg"' in html
     assert f'action="{created["token"]}/download"' in html
+    assert "/small.webp?" in html  # a 450 px cover: the preview is the largest variant made, presigned
+    # Viewing the page is not a download.
+    links = body_of(call(client, "GET", f"/releases/{release['id']}/share-links"))["items"]
+    assert links[0]["downloads"] == {}
     dead = client.http.request("GET", "/s/unknown.token", headers={})
     assert dead.status_code == 404 and "does not exist" in dead.body.decode()
 
