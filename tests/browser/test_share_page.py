@@ -1,0 +1,49 @@
+"""The share page as a person uses it: open the link, see the cover, pick a size and a format, download."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from tests.e2e.conftest import Api
+from tests.e2e.test_artwork_flow import upload_photo, wait_for_artwork
+
+
+def _shared_link(api: Api, shared_images: Path) -> tuple[str, str]:
+    upload = upload_photo(api, shared_images)
+    artwork = wait_for_artwork(api, upload.subject, upload.release_id, ("ready", "failed"))
+    assert artwork["status"] == "ready", artwork
+    created = api.post(f"/releases/{upload.release_id}/share-links", {}, subject=upload.subject)
+    assert created.status_code == 201, created.text
+    return created.json()["url"], upload.subject
+
+
+def test_a_visitor_downloads_the_size_and_format_they_pick(api: Api, page: Any, shared_images: Path, tmp_path: Path):
+    url, _ = _shared_link(api, shared_images)
+    # Given the share page
+    page.goto(url)
+    assert page.locator("h1").inner_text() == "Björk – Vespertine"
+    # the preview really loads (a presigned GET of the 640 px variant)
+    page.wait_for_function("document.querySelector('img').complete && document.querySelector('img').naturalWidth > 0")
+    assert page.evaluate("document.querySelector('img').naturalWidth") == 640
+    # When they pick "small" as PNG and press Download
+    page.select_option("select[name=size]", "small")
+    page.select_option("select[name=format]", "png")
+    with page.expect_download() as info:
+        page.click("button[type=submit]")
+    download = info.value
+    # Then the browser saves a 300×300 PNG named after the release, with the UTF-8 filename*
+    assert download.suggested_filename == "Björk - Vespertine (small).png"
+    saved = tmp_path / "download.png"
+    download.save_as(saved)
+    image = Image.open(io.BytesIO(saved.read_bytes()))
+    assert (image.format, image.size) == ("PNG", (300, 300))
+
+
+def test_a_dead_link_shows_a_not_found_page(api: Api, page: Any, stack: Any):
+    response = page.goto(f"{stack.api_url}/s/unknown.token")
+    assert response.status == 404
+    assert "does not exist" in page.locator("h1").inner_text()
