@@ -44,3 +44,17 @@ def test_worker_function_settings_name_real_handlers():
     config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
     for stage in ("dev", "prod"):
         assert set(config["stages"][stage]["lambda_functions"]) <= handlers
+
+
+def test_function_roles_reach_the_resources_the_template_names():
+    config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
+    assert config["autogen_policy"] is False
+    policy = json.loads((REPO_ROOT / ".chalice" / config["iam_policy_file"]).read_text())
+    resources = {
+        r for s in policy["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+    }
+    template = _template()["Resources"]
+    assert f"arn:*:dynamodb:*:*:table/{template['SleeveTable']['Properties']['TableName']}" in resources
+    bucket_prefix = template["MediaBucket"]["Properties"]["BucketName"]["Fn::Sub"].split("${")[0]
+    assert f"arn:*:s3:::{bucket_prefix}*/uploads/*" in resources
+    assert any(r.endswith(":sleeve-*") for r in resources if r.startswith("arn:*:sqs"))
