@@ -22,7 +22,9 @@ LOCAL_ISSUER = "sleeve-local"
 class TokenVerifier(Protocol):
     """Turns a bearer token into an Identity or raises ``UnauthorizedError``."""
 
-    def verify(self, token: str) -> Identity: ...
+    def verify(self, token: str) -> Identity:
+        """The Identity the token proves; ``UnauthorizedError`` (code ``invalid_token``) for any defect."""
+        ...
 
 
 def issue_local_token(*, subject: str, groups: Sequence[str] = (), secret: str, ttl_s: int = 12 * 3600) -> str:
