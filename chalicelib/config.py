@@ -12,6 +12,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The imaging package owns these limits (specs.py holds no Pillow import); settings only let an operator change them.
+from chalicelib.imaging.specs import DEFAULT_MAX_PIXELS, DEFAULT_ORIGINAL_MAX_PX
+
 Stage = Literal["local", "dev", "prod"]
 
 
@@ -40,8 +43,8 @@ class Settings(BaseSettings):
     upload_url_ttl_s: int = Field(default=900, gt=0, le=900)
     download_url_ttl_s: int = Field(default=300, gt=0, le=300)
     artwork_url_ttl_s: int = Field(default=900, gt=0, le=3600)
-    max_pixels: int = Field(default=64_000_000, gt=0)
-    original_max_px: int = Field(default=4000, gt=0)
+    max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0)
+    original_max_px: int = Field(default=DEFAULT_ORIGINAL_MAX_PX, gt=0)
 
     share_link_default_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)
     share_link_max_ttl_s: int = Field(default=365 * 24 * 3600, gt=0)

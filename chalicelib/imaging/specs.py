@@ -20,7 +20,7 @@ ACCEPTED_FORMATS: Final[tuple[str, ...]] = ("jpeg", "png", "webp")
 CONVERT_FORMATS: Final[tuple[str, ...]] = ("png", "jpeg", "webp")
 
 #: Declared pixel count (width x height) above which an image is refused before decoding.
-DEFAULT_MAX_PIXELS: Final[int] = 50_000_000
+DEFAULT_MAX_PIXELS: Final[int] = 64_000_000
 
 #: Long side (px) above which the stored original is a downscaled re-encode instead of the uploaded bytes.
 DEFAULT_ORIGINAL_MAX_PX: Final[int] = 4000

@@ -79,10 +79,6 @@ class ObjectStore:
             metadata=dict(head.get("Metadata") or {}),
         )
 
-    def exists(self, key: str) -> bool:
-        """Whether ``key`` exists."""
-        return self.head(key) is not None
-
     def get_bytes(self, key: str, *, max_bytes: int | None = None) -> bytes:
         """The object's bytes.
 
