@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     table_name: str = "sleeve"
     bucket_name: str
     ingest_queue_name: str = "sleeve-ingest"
+    # Released releases are queued here for the DSP worker; resolved by name, so no account-specific URL to configure.
+    sync_queue_name: str = "sleeve-dsp-sync"
 
     upload_max_bytes: int = Field(default=25_000_000, gt=0)
     upload_url_ttl_s: int = Field(default=900, gt=0, le=900)

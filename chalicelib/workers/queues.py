@@ -2,3 +2,5 @@
 
 INGEST_QUEUE = "sleeve-ingest"
 INGEST_DEAD_LETTER_QUEUE = "sleeve-ingest-dlq"
+SYNC_QUEUE = "sleeve-dsp-sync"
+SYNC_DEAD_LETTER_QUEUE = "sleeve-dsp-sync-dlq"

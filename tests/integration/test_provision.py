@@ -19,6 +19,15 @@ TEMPLATE = REPO_ROOT / "infra" / "template.json"
 BUCKET = "sleeve-media-123456789012-us-east-1"
 INGEST_ARN = "arn:aws:sqs:us-east-1:123456789012:sleeve-ingest"
 DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:sleeve-ingest-dlq"
+SYNC_ARN = "arn:aws:sqs:us-east-1:123456789012:sleeve-dsp-sync"
+SYNC_DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:sleeve-dsp-sync-dlq"
+EXPECTED_INDEXES = {
+    f"gsi{n}": (
+        [{"AttributeName": f"gsi{n}pk", "KeyType": "HASH"}, {"AttributeName": f"gsi{n}sk", "KeyType": "RANGE"}],
+        {"ProjectionType": "ALL"},
+    )
+    for n in (1, 2, 3)
+}
 
 
 @pytest.fixture
@@ -37,6 +46,11 @@ def provisioned(session: boto3.Session) -> ProvisionResult:
     return provision(TEMPLATE, session, account_id="123456789012", region="us-east-1")
 
 
+def _indexes(table: dict[str, Any]) -> dict[str, tuple[list[dict[str, str]], dict[str, str]]]:
+    """A described table's GSIs: name → (key schema, projection)."""
+    return {gsi["IndexName"]: (gsi["KeySchema"], gsi["Projection"]) for gsi in table.get("GlobalSecondaryIndexes", [])}
+
+
 def _messages(sqs: Any, url: str) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
@@ -50,15 +64,26 @@ def _messages(sqs: Any, url: str) -> list[dict[str, Any]]:
 def test_result_names_every_physical_resource(provisioned: ProvisionResult) -> None:
     assert provisioned["table_name"] == "sleeve"
     assert provisioned["bucket_name"] == BUCKET
-    assert set(provisioned["queue_urls"]) == {"sleeve-ingest", "sleeve-ingest-dlq"}
-    assert provisioned["queue_arns"] == {"sleeve-ingest": INGEST_ARN, "sleeve-ingest-dlq": DLQ_ARN}
+    assert set(provisioned["queue_urls"]) == {
+        "sleeve-ingest",
+        "sleeve-ingest-dlq",
+        "sleeve-dsp-sync",
+        "sleeve-dsp-sync-dlq",
+    }
+    assert provisioned["queue_arns"] == {
+        "sleeve-ingest": INGEST_ARN,
+        "sleeve-ingest-dlq": DLQ_ARN,
+        "sleeve-dsp-sync": SYNC_ARN,
+        "sleeve-dsp-sync-dlq": SYNC_DLQ_ARN,
+    }
     assert provisioned["outputs"] == {
         "TableName": "sleeve",
         "BucketName": BUCKET,
         "IngestQueueUrl": provisioned["queue_urls"]["sleeve-ingest"],
+        "SyncQueueUrl": provisioned["queue_urls"]["sleeve-dsp-sync"],
     }
-    # The CloudWatch alarm is AWS-only: skipped, not an error
-    assert provisioned["skipped"] == ["IngestDeadLetterAlarm"]
+    # The CloudWatch alarms are AWS-only: skipped, not an error
+    assert provisioned["skipped"] == ["IngestDeadLetterAlarm", "SyncDeadLetterAlarm"]
 
 
 def test_table_has_the_template_keys_indexes_and_backups(session: boto3.Session, provisioned: ProvisionResult) -> None:
@@ -71,15 +96,51 @@ def test_table_has_the_template_keys_indexes_and_backups(session: boto3.Session,
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    (gsi,) = table["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == "gsi1"
-    assert gsi["KeySchema"] == [
-        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-    ]
-    assert gsi["Projection"] == {"ProjectionType": "ALL"}
+    assert _indexes(table) == EXPECTED_INDEXES
     backups = dynamodb.describe_continuous_backups(TableName="sleeve")["ContinuousBackupsDescription"]
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_a_table_from_an_older_template_gets_the_new_indexes(session: boto3.Session, tmp_path: Path) -> None:
+    # Given: the table as a template with gsi1 only made it (a developer's moto that outlived the template change)
+    template = json.loads(TEMPLATE.read_text())
+    table = template["Resources"]["SleeveTable"]["Properties"]
+    old = {
+        **table,
+        "AttributeDefinitions": [
+            a for a in table["AttributeDefinitions"] if a["AttributeName"][:4] not in ("gsi2", "gsi3")
+        ],
+        "GlobalSecondaryIndexes": [i for i in table["GlobalSecondaryIndexes"] if i["IndexName"] == "gsi1"],
+    }
+    provision(_write(tmp_path, {"SleeveTable": {"Type": "AWS::DynamoDB::Table", "Properties": old}}), session)
+    dynamodb = session.client("dynamodb")
+    assert set(_indexes(dynamodb.describe_table(TableName="sleeve")["Table"])) == {"gsi1"}
+
+    # When
+    provision(TEMPLATE, session, account_id="123456789012", region="us-east-1")
+
+    # Then
+    assert _indexes(dynamodb.describe_table(TableName="sleeve")["Table"]) == EXPECTED_INDEXES
+
+
+def test_the_sync_index_is_sparse(session: boto3.Session, provisioned: ProvisionResult) -> None:
+    # Given: two releases, one of them due for DSP sync
+    dynamodb = session.client("dynamodb")
+    due = {"gsi3pk": {"S": "DSP_SYNC_DUE"}, "gsi3sk": {"S": "2025-03-07T09:30:00+00:00#r1"}}
+    dynamodb.put_item(TableName="sleeve", Item={"pk": {"S": "RELEASE#r1"}, "sk": {"S": "RELEASE"}, **due})
+    dynamodb.put_item(TableName="sleeve", Item={"pk": {"S": "RELEASE#r2"}, "sk": {"S": "RELEASE"}})
+
+    # When
+    found = dynamodb.query(
+        TableName="sleeve",
+        IndexName="gsi3",
+        KeyConditionExpression="gsi3pk = :due AND gsi3sk < :until",
+        ExpressionAttributeValues={":due": {"S": "DSP_SYNC_DUE"}, ":until": {"S": "2025-03-08"}},
+    )
+
+    # Then
+    assert [item["pk"]["S"] for item in found["Items"]] == ["RELEASE#r1"]
+    assert dynamodb.scan(TableName="sleeve", IndexName="gsi3")["Count"] == 1
 
 
 def test_queues_have_redrive_and_the_bucket_policy(session: boto3.Session, provisioned: ProvisionResult) -> None:
@@ -97,6 +158,19 @@ def test_queues_have_redrive_and_the_bucket_policy(session: boto3.Session, provi
     assert statement["Resource"] == INGEST_ARN
     # Fn::Sub with ${AWS::AccountId} and ${AWS::Region} resolved
     assert statement["Condition"] == {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{BUCKET}"}}
+    sync = sqs.get_queue_attributes(QueueUrl=provisioned["queue_urls"]["sleeve-dsp-sync"], AttributeNames=["All"])
+    sync_dlq = sqs.get_queue_attributes(
+        QueueUrl=provisioned["queue_urls"]["sleeve-dsp-sync-dlq"], AttributeNames=["All"]
+    )
+    assert json.loads(sync["Attributes"]["RedrivePolicy"]) == {
+        "deadLetterTargetArn": SYNC_DLQ_ARN,
+        "maxReceiveCount": 5,
+    }
+    assert sync["Attributes"]["VisibilityTimeout"] == "360"
+    assert sync["Attributes"]["MessageRetentionPeriod"] == "1209600"
+    assert sync_dlq["Attributes"]["MessageRetentionPeriod"] == "1209600"
+    # Only the ingest queue takes S3 notifications
+    assert "Policy" not in sync["Attributes"]
 
 
 def test_bucket_has_cors_lifecycle_public_access_block_and_notifications(

@@ -1,0 +1,48 @@
+"""The SQS queue client: JSON messages sent to a queue known by name (its URL is looked up once)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+class MessageQueue:
+    """One queue, by ``queue_name``, through an injected boto3 SQS client (moto's endpoint locally and in tests).
+
+    The URL is resolved with GetQueueUrl on the first :meth:`send` and cached, so building a ``MessageQueue`` makes no
+    call (cold starts that never send pay nothing) and settings carry a name, not an account-specific URL.
+    """
+
+    def __init__(self, sqs_client: Any, queue_name: str) -> None:
+        self._sqs = sqs_client
+        self.queue_name = queue_name
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The queue URL, looked up on first use.
+
+        Raises ``botocore.exceptions.ClientError`` (code ``AWS.SimpleQueueService.NonExistentQueue``) when no queue has
+        that name; a failed lookup is not cached.
+        """
+        if self._url is None:
+            self._url = str(self._sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"])
+        return self._url
+
+    def send(self, message: Mapping[str, Any], *, group: str | None = None) -> str:
+        """Send ``message`` as compact JSON (sorted keys; dates, UUIDs and other non-JSON values as ``str``).
+
+        ``group`` becomes the ``MessageGroupId``: required by FIFO queues, and on standard queues the tenant key of
+        SQS fair queues. Returns the ``MessageId`` SQS assigned. The body must stay within the queue's maximum message
+        size (256 KiB by default).
+
+        Raises ``botocore.exceptions.ClientError`` as SQS or the URL lookup answers it (unknown queue, message too
+        large, access denied); callers map it to their own error, none is hidden here.
+        """
+        body = json.dumps(message, separators=(",", ":"), sort_keys=True, default=str)
+        kwargs: dict[str, Any] = {"QueueUrl": self.url, "MessageBody": body}
+        if group is not None:
+            kwargs["MessageGroupId"] = group
+        response = self._sqs.send_message(**kwargs)
+        return str(response["MessageId"])
