@@ -2,7 +2,7 @@
 
 from chalice.app import Chalice, CORSConfig
 
-from chalicelib.api import artwork, health, releases, share_links
+from chalicelib.api import artwork, collaborators, health, releases, share_links, tracks
 from chalicelib.api.middleware import authenticate, normalise_errors
 from chalicelib.workers import ingest
 
@@ -17,5 +17,5 @@ app.api.cors = CORSConfig(
 app.register_middleware(normalise_errors, "http")
 app.register_middleware(authenticate, "http")
 
-for blueprint in (health.bp, releases.bp, artwork.bp, share_links.bp, ingest.bp):
+for blueprint in (health.bp, releases.bp, tracks.bp, collaborators.bp, artwork.bp, share_links.bp, ingest.bp):
     app.register_blueprint(blueprint)

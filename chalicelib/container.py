@@ -16,13 +16,10 @@ if TYPE_CHECKING:
     from chalicelib.services.ingest import IngestService
     from chalicelib.services.releases import ReleaseService
     from chalicelib.services.share_links import ShareLinkService
+    from chalicelib.store.catalogue import CatalogueRepository
     from chalicelib.store.objects import ObjectStore
-    from chalicelib.store.repositories import (
-        AssetRepository,
-        AttachmentRepository,
-        ReleaseRepository,
-        ShareLinkRepository,
-    )
+    from chalicelib.store.queues import MessageQueue
+    from chalicelib.store.repositories import AssetRepository, AttachmentRepository, ShareLinkRepository
 
 
 @lru_cache(maxsize=1)
@@ -46,6 +43,25 @@ def get_s3_client() -> Any:
 
 
 @lru_cache(maxsize=1)
+def get_sqs_client() -> Any:
+    """A boto3 SQS client (its own Session, like ``get_s3_client``)."""
+    import boto3.session
+
+    settings = get_settings()
+    return boto3.session.Session().client(
+        "sqs", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+    )
+
+
+@lru_cache(maxsize=1)
+def get_sync_queue() -> MessageQueue:
+    """The DSP-sync queue (``sync_queue_name``)."""
+    from chalicelib.store.queues import MessageQueue
+
+    return MessageQueue(get_sqs_client(), get_settings().sync_queue_name)
+
+
+@lru_cache(maxsize=1)
 def _bound_records() -> bool:
     from chalicelib.store.records import bind_records
 
@@ -63,12 +79,12 @@ def get_object_store() -> ObjectStore:
 
 
 @lru_cache(maxsize=1)
-def get_release_repository() -> ReleaseRepository:
-    """Releases in the table."""
-    from chalicelib.store.repositories import ReleaseRepository
+def get_catalogue_repository() -> CatalogueRepository:
+    """Releases, tracks, collaborators, history and ISRC claims in the table."""
+    from chalicelib.store.catalogue import CatalogueRepository
 
     _bound_records()
-    return ReleaseRepository()
+    return CatalogueRepository()
 
 
 @lru_cache(maxsize=1)
@@ -120,7 +136,7 @@ def get_release_service() -> ReleaseService:
     """The release service."""
     from chalicelib.services.releases import ReleaseService
 
-    return ReleaseService(get_release_repository())
+    return ReleaseService(get_catalogue_repository(), get_sync_queue())
 
 
 @lru_cache(maxsize=1)
@@ -166,9 +182,11 @@ def get_share_link_service() -> ShareLinkService:
 
 _FACTORIES = (
     get_s3_client,
+    get_sqs_client,
+    get_sync_queue,
     _bound_records,
     get_object_store,
-    get_release_repository,
+    get_catalogue_repository,
     get_asset_repository,
     get_attachment_repository,
     get_share_link_repository,

@@ -31,11 +31,12 @@ def error_response(error: AppError) -> Response:
     return json_response(error.to_body(), status=error.status)
 
 
-def parse_body(request: Any, model: type[ModelT]) -> ModelT:
+def parse_body(request: Any, model: type[ModelT], *, read_only: frozenset[str] = frozenset()) -> ModelT:
     """The JSON body validated as ``model``.
 
-    Raises ``InvalidError`` (``invalid_json``, 400) for a body that is not a JSON object and ``UnprocessableError``
-    (``validation_error``, 422, ``details.fields`` naming each bad field) when validation fails.
+    Raises ``InvalidError`` (``invalid_json``, 400) for a body that is not a JSON object, ``UnprocessableError``
+    (``read_only_fields``, 422) when it names one of ``read_only``, and ``UnprocessableError`` (``validation_error``,
+    422, ``details.fields`` naming each bad field) when validation fails.
     """
     raw = request.raw_body or b"{}"
     try:
@@ -44,6 +45,13 @@ def parse_body(request: Any, model: type[ModelT]) -> ModelT:
         raise InvalidError("The body is not valid JSON.", code="invalid_json") from exc
     if not isinstance(data, dict):
         raise InvalidError("The body must be a JSON object.", code="invalid_json")
+    refused = sorted(set(data) & read_only)
+    if refused:
+        raise UnprocessableError(
+            "These fields are read-only.",
+            code="read_only_fields",
+            details={"fields": dict.fromkeys(refused, "read-only: set by the lifecycle endpoints")},
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -67,6 +75,28 @@ def query_int(request: Any, name: str, *, default: int, minimum: int, maximum: i
             f"{name} must be between {minimum} and {maximum}.", code="invalid_query", details={name: raw}
         )
     return value
+
+
+def if_match(request: Any) -> frozenset[int] | None:
+    """The versions an ``If-Match`` header accepts: None when absent or ``*``.
+
+    Our ETags are strong (``"3"``); RFC 9110 §13.1.1 compares If-Match strongly, so a weak tag (``W/"3"``) or one we
+    never issued matches nothing and the write answers 412.
+    """
+    raw = (request.headers or {}).get("if-match")
+    if raw is None or raw.strip() == "*":
+        return None
+    versions: set[int] = set()
+    for tag in raw.split(","):
+        tag = tag.strip()
+        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit():
+            versions.add(int(tag[1:-1]))
+    return frozenset(versions)
+
+
+def etag(version: int) -> dict[str, str]:
+    """The ``ETag`` header of an item at ``version``."""
+    return {"ETag": f'"{version}"'}
 
 
 def identity_of(request: Any) -> Identity:

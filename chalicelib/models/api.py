@@ -2,19 +2,188 @@
 
 from __future__ import annotations
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AliasChoices,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
+
+from chalicelib.models.catalogue import (
+    CollaboratorRole,
+    DistributionStatus,
+    ProductionStatus,
+    ReleaseType,
+)
+from chalicelib.models.identifiers import Isrc, Upc
 
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class CreateReleaseRequest(_Request):
-    """``POST /releases``: ``title``, ``artist`` (1..200 characters), optional legacy ``artwork_url`` (http/https)."""
+#: An http(s) URL, validated, kept as a string.
+HttpUrlString = Annotated[AnyHttpUrl, PlainSerializer(str, return_type=str)]
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(max_length=5000)]
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+#: ``date`` under another name, for models with a field called ``date``.
+CalendarDate = date
 
-    title: str = Field(min_length=1, max_length=200)
-    artist: str = Field(min_length=1, max_length=200)
-    artwork_url: AnyHttpUrl | None = None
+
+class _ReleaseFields(_Request):
+    """The owner-editable fields of a release (``lifecycle.RELEASE_FIELDS``)."""
+
+    release_type: ReleaseType | None = None
+    label: ShortText | None = None
+    genre: ShortText | None = None
+    upc: Upc | None = None
+    p_line: ShortText | None = None
+    c_line: ShortText | None = None
+    explicit: StrictBool = False
+    description: LongText | None = None
+    scheduled_release_date: date | None = None
+    distributor_id: ShortText | None = None
+    distribution_status: DistributionStatus | None = None
+    artwork_url: HttpUrlString | None = None
+
+
+class CreateReleaseRequest(_ReleaseFields):
+    """``POST /releases``: ``title`` and ``display_artist`` (1..200 characters; ``artist`` is accepted as an alias)
+    plus any optional release field. ``upc`` must be a valid UPC-A / EAN-13; ``release_type`` unset means inferred."""
+
+    title: Title
+    display_artist: Title = Field(validation_alias=AliasChoices("display_artist", "artist"))
+
+
+class UpdateReleaseRequest(_ReleaseFields):
+    """``PATCH /releases/{id}``: any subset of the release fields; ``null`` clears an optional one. Fields set by the
+    lifecycle (``production_status``, ``lock_status``, dates, locks, sync state) are read-only."""
+
+    title: Title = None  # type: ignore[assignment]  # optional in a PATCH, but never null
+    display_artist: Title = None  # type: ignore[assignment]
+    explicit: StrictBool = None  # type: ignore[assignment]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_required(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in ("title", "display_artist", "explicit"):
+                if name in data and data[name] is None:
+                    raise ValueError(f"{name} cannot be null")
+        return data
+
+
+class TransitionRequest(_Request):
+    """``POST /releases/{id}/transition``: the target ``to`` status, an optional ``reason`` for the history, and
+    the ``date`` to schedule on when ``to`` is ``scheduled``."""
+
+    to: ProductionStatus
+    reason: Reason | None = None
+    date: CalendarDate | None = None
+
+
+class ScheduleRequest(_Request):
+    """``POST /releases/{id}/schedule``: the release ``date`` (a future calendar date; defaults to the stored
+    ``scheduled_release_date``) and an optional ``reason``."""
+
+    date: CalendarDate | None = None
+    reason: Reason | None = None
+
+
+class ReasonRequest(_Request):
+    """``POST /releases/{id}/release-now`` and ``/lock``: an optional ``reason`` for the history."""
+
+    reason: Reason | None = None
+
+
+class UnlockRequest(_Request):
+    """``POST /releases/{id}/unlock``: why an administrator unlocks the release (required, 1..500 characters)."""
+
+    reason: Reason
+
+
+class _TrackFields(_Request):
+    duration_ms: int | None = Field(default=None, ge=1, le=24 * 3600 * 1000, strict=True)
+    isrc: Isrc | None = None
+    explicit: StrictBool = False
+    bpm: Decimal | None = Field(default=None, gt=0, le=999, decimal_places=2)
+    musical_key: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    production_notes: LongText | None = None
+
+
+class CreateTrackRequest(_TrackFields):
+    """``POST /releases/{id}/tracks``: ``title``; ``track_number`` (default: last on its disc), ``disc_number``
+    (default 1), ``duration_ms`` (ms), ``isrc`` (normalised, e.g. ``"US-RC1-76-07839"`` → ``"USRC17607839"``),
+    ``explicit``, ``bpm``, ``musical_key``, ``production_notes``."""
+
+    title: Title
+    track_number: int | None = Field(default=None, ge=1, le=999, strict=True)
+    disc_number: int = Field(default=1, ge=1, le=99, strict=True)
+
+
+class UpdateTrackRequest(_TrackFields):
+    """``PATCH /releases/{id}/tracks/{track_id}``: any subset of the track fields; ``null`` clears an optional one."""
+
+    title: Title = None  # type: ignore[assignment]
+    track_number: int = Field(default=None, ge=1, le=999, strict=True)  # type: ignore[assignment]
+    disc_number: int = Field(default=None, ge=1, le=99, strict=True)  # type: ignore[assignment]
+    explicit: StrictBool = None  # type: ignore[assignment]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_required(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in ("title", "track_number", "disc_number", "explicit"):
+                if name in data and data[name] is None:
+                    raise ValueError(f"{name} cannot be null")
+        return data
+
+
+class TrackOrderRequest(_Request):
+    """``PUT /releases/{id}/tracks/order``: every track id of the release once, in the new running order."""
+
+    track_ids: list[str] = Field(min_length=1, max_length=99)
+
+
+class _CollaboratorFields(_Request):
+    isrc_party_id: ShortText | None = None
+    split: Decimal | None = Field(default=None, ge=0, le=100, decimal_places=2)
+    creator_id: ShortText | None = None
+
+
+class CreateCollaboratorRequest(_CollaboratorFields):
+    """``POST /releases/{id}/collaborators``: ``role``, ``name``; optional ``isrc_party_id``, royalty ``split`` in
+    percent (0..100, at most two decimals) and ``creator_id`` (another creator's profile)."""
+
+    role: CollaboratorRole
+    name: ShortText
+
+
+class UpdateCollaboratorRequest(_CollaboratorFields):
+    """``PATCH /releases/{id}/collaborators/{collaborator_id}``: any subset of the collaborator fields."""
+
+    role: CollaboratorRole = None  # type: ignore[assignment]
+    name: ShortText = None  # type: ignore[assignment]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_required(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in ("role", "name"):
+                if name in data and data[name] is None:
+                    raise ValueError(f"{name} cannot be null")
+        return data
 
 
 class CreateUploadRequest(_Request):

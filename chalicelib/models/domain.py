@@ -31,19 +31,6 @@ class Identity(BaseModel):
         return "admin" in self.groups
 
 
-class Release(BaseModel):
-    """A release (the artwork pipeline's minimum; the catalogue issue adds the lifecycle)."""
-
-    id: str
-    owner_id: str
-    title: str
-    artist: str
-    artwork_url: str | None = None
-    created_at: datetime
-    updated_at: datetime
-    version: int
-
-
 class StoredImage(BaseModel):
     """One stored image of an asset: S3 ``key``, ``width``/``height`` px, ``bytes``, ``format`` (jpeg|png|webp)."""
 

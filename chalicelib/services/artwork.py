@@ -9,7 +9,8 @@ from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.errors import InvalidError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
-from chalicelib.models.domain import Asset, Identity, Release, StoredImage, UploadTicket
+from chalicelib.models.catalogue import Release
+from chalicelib.models.domain import Asset, Identity, StoredImage, UploadTicket
 from chalicelib.services.releases import ReleaseService
 from chalicelib.store.objects import ObjectStore
 from chalicelib.store.repositories import AssetRepository, AttachmentRepository, utcnow

@@ -15,7 +15,8 @@ from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.errors import InvalidError, NotFoundError
-from chalicelib.models.domain import SIZE_NAMES, Asset, Identity, Release, ShareLink, StoredImage
+from chalicelib.models.catalogue import Release
+from chalicelib.models.domain import SIZE_NAMES, Asset, Identity, ShareLink, StoredImage
 from chalicelib.services.artwork import ArtworkService
 from chalicelib.services.filenames import content_disposition, download_filename
 from chalicelib.services.releases import ReleaseService
@@ -147,7 +148,7 @@ class ShareLinkService:
     def _listing(self, shared: SharedArtwork) -> dict[str, Any]:
         sizes: list[dict[str, Any]] = []
         body: dict[str, Any] = {
-            "release": {"title": shared.release.title, "artist": shared.release.artist},
+            "release": {"title": shared.release.title, "artist": shared.release.display_artist},
             "expires_at": shared.link.expires_at.isoformat() if shared.link.expires_at else None,
             "sizes": sizes,
             "formats": list(DOWNLOAD_FORMATS),
@@ -196,7 +197,7 @@ class ShareLinkService:
         extension, content_type = DOWNLOAD_FORMATS[fmt]
         key = image.key if fmt == image.format else self._derived(shared.cover, size, image, fmt)
         filename = download_filename(
-            artist=shared.release.artist, title=shared.release.title, size=size, extension=extension
+            artist=shared.release.display_artist, title=shared.release.title, size=size, extension=extension
         )
         self._links.count_download(shared.link.token_id, size)
         return self._objects.presign_get(

@@ -2,13 +2,22 @@
 
 Key design (every access pattern is a GetItem or a Query, never a Scan):
 
-| item           | pk                  | sk                 | gsi1pk                   | gsi1sk                  |
-|----------------|---------------------|--------------------|--------------------------|-------------------------|
-| release        | RELEASE#{id}        | RELEASE            | OWNER#{owner}#RELEASES   | {created_at}#{id}       |
-| media asset    | ASSET#{id}          | ASSET              | OWNER#{owner}#ASSETS     | {created_at}#{id}       |
-| attachment     | {TYPE}#{owner_id}   | ATTACHMENT#{role}  | –                        | –                       |
-| share link     | SHARE#{token_id}    | SHARE              | RELEASE#{id}#SHARES      | {created_at}#{token_id} |
-| download count | SHARE#{token_id}    | DOWNLOADS#{size}   | –                        | –                       |
+| item           | pk                  | sk                         | indexes (pk / sk)                              |
+|----------------|---------------------|----------------------------|------------------------------------------------|
+| release        | RELEASE#{id}        | RELEASE                    | gsi1 OWNER#{owner}#RELEASES / {created}#{id}   |
+|                |                     |                            | gsi2 OWNER#{owner}#STATUS#{st} / {created}#{id} |
+|                |                     |                            | gsi3 DSP_SYNC_DUE / {due_at}#{id} (sparse)     |
+| track          | RELEASE#{id}        | RELEASE#TRACK#{track_id}   | –                                              |
+| collaborator   | RELEASE#{id}        | RELEASE#COLLABORATOR#{cid} | –                                              |
+| history entry  | RELEASE#{id}        | HISTORY#{changed_at}#{hid} | –                                              |
+| ISRC claim     | ISRC#{owner}#{isrc} | ISRC                       | –                                              |
+| media asset    | ASSET#{id}          | ASSET                      | gsi1 OWNER#{owner}#ASSETS / {created}#{id}     |
+| attachment     | {TYPE}#{owner_id}   | ATTACHMENT#{role}          | –                                              |
+| share link     | SHARE#{token_id}    | SHARE                      | gsi1 RELEASE#{id}#SHARES / {created}#{token}   |
+| download count | SHARE#{token_id}    | DOWNLOADS#{size}           | –                                              |
+
+The release, its tracks and its collaborators share the prefix ``RELEASE`` of one partition, so a single Query
+(``begins_with(sk, "RELEASE")``) returns them together; history entries sort apart under ``HISTORY#``.
 
 Table name, endpoint and region are bound at run time by ``bind_records`` (never at import time).
 """
@@ -18,6 +27,9 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -79,24 +91,149 @@ class ShareLinksByReleaseIndex(GlobalSecondaryIndex["ShareLinkRecord"]):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
-class ReleaseRecord(_BaseRecord):
-    """A release of an owner. ``version`` guards concurrent writes (optimistic locking)."""
+class ReleasesByStatusIndex(GlobalSecondaryIndex["ReleaseRecord"]):
+    """gsi2: an owner's releases in one production status, newest first."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class ReleasesDueForSyncIndex(GlobalSecondaryIndex["ReleaseRecord"]):
+    """gsi3 (sparse): releases whose DSP sync is due, oldest due first; only releases with ``gsi3pk`` appear."""
+
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class CatalogueRecord(_BaseRecord):
+    """Base of the items of a release's partition; ``item_type`` says which subclass an item of a Query is."""
+
+    class Meta(_TableMeta):
+        pass
+
+    item_type = DiscriminatorAttribute()
+    version = VersionAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class ReleaseRecord(CatalogueRecord, discriminator="release"):
+    """A release of an owner. ``version`` guards concurrent writes (optimistic locking); every change of its tracks or
+    collaborators bumps it too, so the release's ETag covers what ``GET /releases/{id}`` shows."""
 
     class Meta(_TableMeta):
         pass
 
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute()
+    gsi2sk = UnicodeAttribute()
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
     by_owner = ReleasesByOwnerIndex()
+    by_status = ReleasesByStatusIndex()
+    due_for_sync = ReleasesDueForSyncIndex()
 
     release_id = UnicodeAttribute()
     owner_id = UnicodeAttribute()
     title = UnicodeAttribute()
-    artist = UnicodeAttribute()
+    display_artist = UnicodeAttribute()
+    release_type = UnicodeAttribute(null=True)
+    inferred_release_type = UnicodeAttribute(null=True)
+    label = UnicodeAttribute(null=True)
+    genre = UnicodeAttribute(null=True)
+    upc = UnicodeAttribute(null=True)
+    p_line = UnicodeAttribute(null=True)
+    c_line = UnicodeAttribute(null=True)
+    explicit = BooleanAttribute(default=False)
+    description = UnicodeAttribute(null=True)
+    production_status = UnicodeAttribute()
+    lock_status = UnicodeAttribute()
+    scheduled_release_date = UnicodeAttribute(null=True)  # ISO-8601 calendar date
+    actual_release_date = UnicodeAttribute(null=True)
+    locked_at = UTCDateTimeAttribute(null=True)
+    locked_by_sync = BooleanAttribute(default=False)
+    distributor_id = UnicodeAttribute(null=True)
+    distribution_status = UnicodeAttribute(null=True)
+    last_dsp_sync_at = UTCDateTimeAttribute(null=True)
+    dsp_sync_due_at = UTCDateTimeAttribute(null=True)
+    dsp_conflicts: ListAttribute[Any] = ListAttribute(null=True)
     artwork_url = UnicodeAttribute(null=True)
-    created_at = UTCDateTimeAttribute()
-    updated_at = UTCDateTimeAttribute()
-    version = VersionAttribute()
+    track_count = NumberAttribute(default=0)
+    duration_ms = NumberAttribute(default=0)
+
+
+class TrackRecord(CatalogueRecord, discriminator="track"):
+    """A track of a release (``duration_ms`` ms, ``bpm`` beats per minute, ``isrc`` compact)."""
+
+    class Meta(_TableMeta):
+        pass
+
+    track_id = UnicodeAttribute()
+    release_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    title = UnicodeAttribute()
+    track_number = NumberAttribute()
+    disc_number = NumberAttribute(default=1)
+    duration_ms = NumberAttribute(null=True)
+    isrc = UnicodeAttribute(null=True)
+    explicit = BooleanAttribute(default=False)
+    bpm = UnicodeAttribute(null=True)  # a decimal string: NumberAttribute would round-trip through float
+    musical_key = UnicodeAttribute(null=True)
+    production_notes = UnicodeAttribute(null=True)
+
+
+class CollaboratorRecord(CatalogueRecord, discriminator="collaborator"):
+    """A collaborator of a release; ``split_bp`` is the royalty split in basis points (10 000 = 100 %)."""
+
+    class Meta(_TableMeta):
+        pass
+
+    collaborator_id = UnicodeAttribute()
+    release_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    name = UnicodeAttribute()
+    isrc_party_id = UnicodeAttribute(null=True)
+    split_bp = NumberAttribute(null=True)
+    creator_id = UnicodeAttribute(null=True)
+
+
+class HistoryRecord(CatalogueRecord, discriminator="history"):
+    """One audit entry of a release (a status change or an unlock); written in the transaction that makes the change."""
+
+    class Meta(_TableMeta):
+        pass
+
+    entry_id = UnicodeAttribute()
+    release_id = UnicodeAttribute()
+    from_status = UnicodeAttribute(null=True)
+    to_status = UnicodeAttribute()
+    changed_by = UnicodeAttribute()
+    changed_at = UTCDateTimeAttribute()
+    reason = UnicodeAttribute(null=True)
+    metadata: MapAttribute[str, Any] = MapAttribute(null=True)
+
+
+class IsrcClaimRecord(_BaseRecord):
+    """Which track of an owner's catalogue holds an ISRC; created with ``attribute_not_exists`` so an ISRC is used once
+    per owner."""
+
+    class Meta(_TableMeta):
+        pass
+
+    owner_id = UnicodeAttribute()
+    isrc = UnicodeAttribute()
+    release_id = UnicodeAttribute()
+    track_id = UnicodeAttribute()
 
 
 class AssetRecord(_BaseRecord):
@@ -180,7 +317,18 @@ class DownloadCountRecord(_BaseRecord):
     count = NumberAttribute(default=0)  # type: ignore[assignment]  # shadows Model.count, a classmethod
 
 
-RECORDS: tuple[type[Model], ...] = (ReleaseRecord, AssetRecord, AttachmentRecord, ShareLinkRecord, DownloadCountRecord)
+RECORDS: tuple[type[Model], ...] = (
+    CatalogueRecord,
+    ReleaseRecord,
+    TrackRecord,
+    CollaboratorRecord,
+    HistoryRecord,
+    IsrcClaimRecord,
+    AssetRecord,
+    AttachmentRecord,
+    ShareLinkRecord,
+    DownloadCountRecord,
+)
 
 
 def bind_records(*, table_name: str, region: str, host: str | None) -> None:

@@ -8,17 +8,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
 
-from chalicelib.errors import ConflictError
-from chalicelib.models.domain import Asset, AssetError, AssetMedia, Page, Release, ShareLink
-from chalicelib.store.cursors import decode_cursor, encode_cursor
+from chalicelib.models.domain import Asset, AssetError, AssetMedia, ShareLink
 from chalicelib.store.records import (
     AssetRecord,
     AttachmentRecord,
     DownloadCountRecord,
-    ReleaseRecord,
     ShareLinkRecord,
 )
 
@@ -49,65 +46,6 @@ def _get(model: type[Model], pk: str, sk: str) -> Any:
         return model.get(pk, sk, consistent_read=True)
     except DoesNotExist:
         return None
-
-
-# -- releases -----------------------------------------------------------------------------------------------------
-
-
-def _release(record: ReleaseRecord) -> Release:
-    return Release(
-        id=record.release_id,
-        owner_id=record.owner_id,
-        title=record.title,
-        artist=record.artist,
-        artwork_url=record.artwork_url,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        version=int(record.version or 0),
-    )
-
-
-class ReleaseRepository:
-    """Releases: ``RELEASE#{id}`` items, listed per owner through gsi1."""
-
-    def create(self, *, release_id: str, owner_id: str, title: str, artist: str, artwork_url: str | None) -> Release:
-        """Store a new release; raises ``ConflictError`` if the id exists (it never should: ids are random)."""
-        now = utcnow()
-        record = ReleaseRecord(
-            pk=f"RELEASE#{release_id}",
-            sk="RELEASE",
-            gsi1pk=f"OWNER#{owner_id}#RELEASES",
-            gsi1sk=f"{now.isoformat()}#{release_id}",
-            release_id=release_id,
-            owner_id=owner_id,
-            title=title,
-            artist=artist,
-            artwork_url=artwork_url,
-            created_at=now,
-            updated_at=now,
-        )
-        try:
-            record.save(condition=ReleaseRecord.pk.does_not_exist())
-        except PutError as exc:
-            if _is_condition_failure(exc):
-                raise ConflictError("A release with this id exists.", code="release_exists") from exc
-            raise
-        return _release(record)
-
-    def get(self, release_id: str) -> Release | None:
-        """The release, or None."""
-        record = _get(ReleaseRecord, f"RELEASE#{release_id}", "RELEASE")
-        return _release(record) if record else None
-
-    def list_by_owner(self, owner_id: str, *, limit: int, cursor: str | None) -> Page:
-        """An owner's releases, newest first; ``limit`` items a page (Query on gsi1, never Scan)."""
-        partition = f"OWNER#{owner_id}#RELEASES"
-        start = decode_cursor(cursor, partition_attr="gsi1pk", partition_value=partition)
-        result = ReleaseRecord.by_owner.query(
-            partition, scan_index_forward=False, limit=limit, last_evaluated_key=start
-        )
-        items = [_release(r) for r in result]
-        return Page(items=items, next_cursor=encode_cursor(result.last_evaluated_key))
 
 
 # -- media assets ---------------------------------------------------------------------------------------------------

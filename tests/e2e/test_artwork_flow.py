@@ -61,7 +61,7 @@ def wait_for_artwork(api: Api, subject: str, release_id: str, until: tuple[str, 
 
 
 def create_release(api: Api, subject: str) -> str:
-    response = api.post("/releases", {"title": "Vespertine", "artist": "Björk"}, subject=subject)
+    response = api.post("/releases", {"title": "Vespertine", "display_artist": "Björk"}, subject=subject)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 

@@ -131,7 +131,7 @@ def invoke_with_body(client: Client, body: str, *, function: str = "handle_inges
 
 def create_release(client: Client, *, subject: str = "alice", **fields: Any) -> dict[str, Any]:
     """A new release of ``subject``."""
-    body = {"title": "Homogenic", "artist": "Björk", **fields}
+    body = {"title": "Homogenic", "display_artist": "Björk", **fields}
     response = call(client, "POST", "/releases", body, subject=subject)
     assert response.status_code == 201, response.body
     return json.loads(response.body)

@@ -58,7 +58,7 @@ def test_invalid_bodies_answer_4xx_with_codes(client):
     assert missing.status_code == 422
     error = body_of(missing)["error"]
     assert error["code"] == "validation_error"
-    assert {"title", "artist"} <= set(error["details"]["fields"])
+    assert {"title", "display_artist"} <= set(error["details"]["fields"])
     unknown = call(client, "POST", "/releases", {"title": "t", "artist": "a", "colour": "red"})
     assert unknown.status_code == 422
 

@@ -14,7 +14,7 @@ from tests.integration.conftest import BUCKET, body_of, call, create_release, ru
 @pytest.fixture
 def shared_release(client, aws, shared_images):
     """A release with ready artwork (a 450×600 portrait: tiny and small exist) and a share link to it."""
-    release = create_release(client, title="Vespertine / Live", artist="Björk")
+    release = create_release(client, title="Vespertine / Live", display_artist="Björk")
     upload(client, aws, release["id"], (shared_images / "portrait-450x600.jpg").read_bytes())
     run_ingest(client, aws)
     created = call(client, "POST", f"/releases/{release['id']}/share-links", {"expires_in": 3600})
@@ -190,7 +190,7 @@ def test_the_share_page_offers_every_size_and_format(client, shared_release):
 
 
 def test_the_share_page_escapes_what_artists_typed(client, aws):
-    release = create_release(client, title="<script>alert(1)</script>", artist='"><img src=x onerror=alert(1)>')
+    release = create_release(client, title="<script>alert(1)</script>", display_artist='"><img src=x onerror=alert(1)>')
     token = body_of(call(client, "POST", f"/releases/{release['id']}/share-links", {}))["token"]
     html = client.http.request("GET", f"/s/{token}", headers={}).body.decode()
     assert "<script>alert" not in html and "<img src=x" not in html
