@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -70,9 +70,14 @@ def release_partition(release_id: str) -> str:
     return f"RELEASE#{release_id}"
 
 
-def _version(value: int) -> dict[str, int]:
-    """The ``version`` argument of a record: omitted for a new item (PynamoDB then writes it with 1)."""
-    return {"version": value} if value else {}
+RecordT = TypeVar("RecordT", bound=CatalogueRecord)
+
+
+def _versioned(record: RecordT, version: int) -> RecordT:
+    """``record`` at the version that was read; a new item (0) keeps none, and PynamoDB writes it with 1."""
+    if version:
+        record.version = version
+    return record
 
 
 # -- records ⇄ domain -------------------------------------------------------------------------------------------------
@@ -81,7 +86,7 @@ def _version(value: int) -> dict[str, int]:
 def _release_record(release: Release, inferred_type: str | None) -> ReleaseRecord:
     created = sortable_time(release.created_at)
     due = release.dsp_sync_due_at
-    return ReleaseRecord(
+    record = ReleaseRecord(
         pk=release_partition(release.id),
         sk="RELEASE",
         gsi1pk=f"OWNER#{release.owner_id}#RELEASES",
@@ -119,8 +124,8 @@ def _release_record(release: Release, inferred_type: str | None) -> ReleaseRecor
         duration_ms=release.duration_ms,
         created_at=release.created_at,
         updated_at=release.updated_at,
-        **_version(release.version),
     )
+    return _versioned(record, release.version)
 
 
 def _iso_date(value: date | None) -> str | None:
@@ -173,7 +178,7 @@ def _plain(value: Any) -> Any:
 
 
 def _track_record(track: Track, owner_id: str) -> TrackRecord:
-    return TrackRecord(
+    record = TrackRecord(
         pk=release_partition(track.release_id),
         sk=f"RELEASE#TRACK#{track.id}",
         track_id=track.id,
@@ -190,8 +195,8 @@ def _track_record(track: Track, owner_id: str) -> TrackRecord:
         production_notes=track.production_notes,
         created_at=track.created_at,
         updated_at=track.updated_at,
-        **_version(track.version),
     )
+    return _versioned(record, track.version)
 
 
 def _track(record: TrackRecord) -> Track:
@@ -214,7 +219,7 @@ def _track(record: TrackRecord) -> Track:
 
 
 def _collaborator_record(collaborator: Collaborator, owner_id: str) -> CollaboratorRecord:
-    return CollaboratorRecord(
+    record = CollaboratorRecord(
         pk=release_partition(collaborator.release_id),
         sk=f"RELEASE#COLLABORATOR#{collaborator.id}",
         collaborator_id=collaborator.id,
@@ -227,8 +232,8 @@ def _collaborator_record(collaborator: Collaborator, owner_id: str) -> Collabora
         creator_id=collaborator.creator_id,
         created_at=collaborator.created_at,
         updated_at=collaborator.updated_at,
-        **_version(collaborator.version),
     )
+    return _versioned(record, collaborator.version)
 
 
 def _collaborator(record: CollaboratorRecord) -> Collaborator:
