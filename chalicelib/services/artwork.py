@@ -8,9 +8,16 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.errors import InvalidError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
+from chalicelib.errors import (
+    ConflictError,
+    InvalidError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
 from chalicelib.models.catalogue import Release
 from chalicelib.models.domain import Asset, Identity, StoredImage, UploadTicket
+from chalicelib.services.lifecycle import artwork_editable
 from chalicelib.services.releases import ReleaseService
 from chalicelib.store.objects import ObjectStore
 from chalicelib.store.repositories import AssetRepository, AttachmentRepository, utcnow
@@ -65,9 +72,16 @@ class ArtworkService:
         ``content_type`` must be one of ``ALLOWED_UPLOAD_TYPES`` (else ``UnsupportedMediaTypeError``, 415);
         ``content_length`` bytes must be 1..``upload_max_bytes`` (else ``PayloadTooLargeError``, 413, or
         ``InvalidError``). The POST allows exactly the key ``uploads/{owner}/{upload_id}``, exactly that
-        Content-Type, 1..max bytes, for ``upload_url_ttl_s`` (≤ 900 s).
+        Content-Type, 1..max bytes, for ``upload_url_ttl_s`` (≤ 900 s). A ``locked`` release refuses new artwork
+        (``ConflictError``, ``release_locked``, 409); ``partial_lock`` still allows it.
         """
         release = self._releases.get(identity, release_id)
+        if not artwork_editable(release.lock_status):
+            raise ConflictError(
+                "The artwork of a locked release cannot change.",
+                code="release_locked",
+                details={"lock_status": release.lock_status},
+            )
         media_type = content_type.split(";", 1)[0].strip().lower()
         if media_type not in ALLOWED_UPLOAD_TYPES:
             raise UnsupportedMediaTypeError(
