@@ -164,11 +164,12 @@ def _named_transition(release_id: str, target: ProductionStatus) -> Response:
 
 @route(bp, "/releases/{release_id}/unlock", methods=["POST"])
 def unlock_release(release_id: str) -> object:
-    """Administrators only (403 ``admin_only``), any owner's release: back to ``unlocked`` with a history entry."""
+    """Administrators only (403 ``admin_only``), any owner's release: lower the lock to ``to`` (``unlocked`` by
+    default, or ``partial_lock``) with a history entry."""
     request = bp.current_request
     body = parse_body(request, UnlockRequest)
     detail = get_release_service().unlock(
-        identity_of(request), release_id, reason=body.reason, if_match=if_match(request)
+        identity_of(request), release_id, reason=body.reason, to=body.to, if_match=if_match(request)
     )
     return _detail_response(detail)
 

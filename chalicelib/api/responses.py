@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,6 +18,8 @@ from chalicelib.models.domain import Identity
 log = logging.getLogger(__name__)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 JSON_HEADERS = {"Content-Type": "application/json"}
+#: The ETags this API issues: a version number in double quotes (ASCII digits only; ``str.isdigit`` is wider).
+_STRONG_ETAG = re.compile(r'"([0-9]{1,18})"')
 
 
 def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -88,9 +91,9 @@ def if_match(request: Any) -> frozenset[int] | None:
         return None
     versions: set[int] = set()
     for tag in raw.split(","):
-        tag = tag.strip()
-        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit():
-            versions.add(int(tag[1:-1]))
+        strong = _STRONG_ETAG.fullmatch(tag.strip())
+        if strong:
+            versions.add(int(strong.group(1)))
     return frozenset(versions)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -108,9 +108,11 @@ class ReasonRequest(_Request):
 
 
 class UnlockRequest(_Request):
-    """``POST /releases/{id}/unlock``: why an administrator unlocks the release (required, 1..500 characters)."""
+    """``POST /releases/{id}/unlock``: why an administrator unlocks the release (required, 1..500 characters) and the
+    lock status ``to`` lower it to: ``unlocked`` (default) or ``partial_lock``."""
 
     reason: Reason
+    to: Literal["partial_lock", "unlocked"] = "unlocked"
 
 
 class _TrackFields(_Request):

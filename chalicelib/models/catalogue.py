@@ -67,8 +67,14 @@ FULL_SPLIT_BP = 10_000
 
 
 def percent_to_bp(percent: Decimal) -> int:
-    """A split in percent with at most two decimals → integer basis points (``Decimal("33.33")`` → 3333)."""
-    return int(percent * 100)
+    """A split in percent with at most two decimals → integer basis points (``Decimal("33.33")`` → 3333).
+
+    Raises ``ValueError`` for a finer value (``33.335``): splits are never rounded silently.
+    """
+    bp = percent * 100
+    if bp != bp.to_integral_value():
+        raise ValueError(f"a split has at most two decimals: {percent}")
+    return int(bp)
 
 
 def bp_to_percent(bp: int) -> Decimal:

@@ -11,7 +11,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-ISRC_PATTERN = re.compile(r"^[A-Z]{2}[A-Z0-9]{3}\d{7}$")
+#: ``\d`` would also match non-ASCII digits in a str pattern, so the digits are spelled out.
+ISRC_PATTERN = re.compile(r"^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$")
 _SEPARATORS = re.compile(r"[\s\-]+")
 
 
@@ -21,7 +22,10 @@ def normalise_isrc(value: str) -> str:
     Strips a leading ``ISRC`` label, hyphens and white space, and upper-cases. Raises ``ValueError`` when the result
     does not match ``^[A-Z]{2}[A-Z0-9]{3}\\d{7}$`` (country code, registrant code, year of reference, designation code).
     """
-    compact = _SEPARATORS.sub("", value).upper()
+    compact = _SEPARATORS.sub("", value)
+    if not compact.isascii():
+        raise ValueError("not a valid ISRC: only ASCII letters and digits, e.g. USRC17607839")
+    compact = compact.upper()
     if compact.startswith("ISRC") and len(compact) == 16:
         compact = compact[4:]
     if not ISRC_PATTERN.fullmatch(compact):

@@ -27,11 +27,13 @@ from chalicelib.models.catalogue import (
     FULL_SPLIT_BP,
     Collaborator,
     HistoryEntry,
+    LockStatus,
     ProductionStatus,
     Release,
     ReleaseDetail,
     Track,
     bp_to_percent,
+    percent_to_bp,
     split_totals_bp,
 )
 from chalicelib.models.domain import Identity, Page
@@ -66,6 +68,8 @@ class SyncQueue(Protocol):
         """Send one JSON message; returns its id."""
         ...
 
+
+_LOCK_LEVEL: dict[LockStatus, int] = {"unlocked": 0, "partial_lock": 1, "locked": 2}
 
 #: An ``If-Match`` precondition: the versions the caller accepts, or None for no precondition (absent or ``*``).
 IfMatch = frozenset[int] | None
@@ -260,12 +264,21 @@ class ReleaseService:
             self._request_sync(enqueue[0], reason="released")
         return self._load(identity, release_id)
 
-    def unlock(self, identity: Identity, release_id: str, *, reason: str, if_match: IfMatch = None) -> ReleaseDetail:
-        """Administrators only (``ForbiddenError``, 403, otherwise), on any owner's release: back to ``unlocked``.
+    def unlock(
+        self,
+        identity: Identity,
+        release_id: str,
+        *,
+        reason: str,
+        to: LockStatus = "unlocked",
+        if_match: IfMatch = None,
+    ) -> ReleaseDetail:
+        """Administrators only (``ForbiddenError``, ``admin_only``, 403), on any owner's release: lower its lock.
 
-        A ``locked`` release returns to ``released``; ``locked_at`` and ``locked_by_sync`` are cleared. The history
-        entry records the administrator, the reason and the lock status before. ``ConflictError`` (``not_locked``)
-        for a release that is already unlocked.
+        ``to`` is ``unlocked`` (everything editable) or ``partial_lock`` (metadata editable; the release can be locked
+        again with ``lock``). A ``locked`` release returns to ``released``; ``locked_at`` and ``locked_by_sync`` are
+        cleared. The history entry records the administrator, the reason and both lock statuses.
+        ``ConflictError`` (``not_locked``, 409) unless ``to`` is below the current lock status.
         """
         if not identity.is_admin:
             raise ForbiddenError("Only administrators may unlock a release.", code="admin_only")
@@ -273,26 +286,23 @@ class ReleaseService:
         def apply(detail: ReleaseDetail) -> CatalogueWrite:
             release = detail.release
             check_version(if_match, release.version, "release")
-            if release.lock_status == "unlocked":
-                raise ConflictError("The release is not locked.", code="not_locked")
+            if _LOCK_LEVEL[to] >= _LOCK_LEVEL[release.lock_status]:
+                raise ConflictError(
+                    f"The release is {release.lock_status}; unlocking can only lower that.",
+                    code="not_locked",
+                    details={"lock_status": release.lock_status, "requested": to},
+                )
             now = self._now()
-            to_status: ProductionStatus = (
+            status: ProductionStatus = (
                 "released" if release.production_status == "locked" else release.production_status
             )
             metadata = {
                 "action": "unlock",
-                "lock_status": {"from": release.lock_status, "to": "unlocked"},
+                "lock_status": {"from": release.lock_status, "to": to},
                 "owner_id": release.owner_id,
             }
-            entry = _history_entry(
-                release, release.production_status, to_status, identity.subject, now, reason, metadata
-            )
-            changes = {
-                "production_status": to_status,
-                "lock_status": "unlocked",
-                "locked_at": None,
-                "locked_by_sync": False,
-            }
+            entry = _history_entry(release, release.production_status, status, identity.subject, now, reason, metadata)
+            changes = {"production_status": status, "lock_status": to, "locked_at": None, "locked_by_sync": False}
             return self._write(detail, changes, history=[entry], now=now)
 
         self._mutate(identity, release_id, apply, admin=True)
@@ -662,4 +672,4 @@ def _require_split_room(collaborators: list[Collaborator], changed: Collaborator
 
 
 def _bp(split: Decimal | None) -> int:
-    return int(split * 100) if split is not None else 0
+    return percent_to_bp(split) if split is not None else 0
