@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AliasChoices,
@@ -15,7 +15,6 @@ from pydantic import (
     PlainSerializer,
     StrictBool,
     field_validator,
-    model_validator,
 )
 
 from chalicelib.models.catalogue import (
@@ -70,18 +69,10 @@ class UpdateReleaseRequest(_ReleaseFields):
     """``PATCH /releases/{id}``: any subset of the release fields; ``null`` clears an optional one. Fields set by the
     lifecycle (``production_status``, ``lock_status``, dates, locks, sync state) are read-only."""
 
-    title: Title = None  # type: ignore[assignment]  # optional in a PATCH, but never null
+    # Optional in a PATCH but never null: an absent field keeps its unvalidated default, an explicit null fails.
+    title: Title = None  # type: ignore[assignment]
     display_artist: Title = None  # type: ignore[assignment]
     explicit: StrictBool = None  # type: ignore[assignment]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_null_required(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name in ("title", "display_artist", "explicit"):
-                if name in data and data[name] is None:
-                    raise ValueError(f"{name} cannot be null")
-        return data
 
 
 class TransitionRequest(_Request):
@@ -142,15 +133,6 @@ class UpdateTrackRequest(_TrackFields):
     disc_number: int = Field(default=None, ge=1, le=99, strict=True)  # type: ignore[assignment]
     explicit: StrictBool = None  # type: ignore[assignment]
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_null_required(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name in ("title", "track_number", "disc_number", "explicit"):
-                if name in data and data[name] is None:
-                    raise ValueError(f"{name} cannot be null")
-        return data
-
 
 class TrackOrderRequest(_Request):
     """``PUT /releases/{id}/tracks/order``: every track id of the release once, in the new running order."""
@@ -177,15 +159,6 @@ class UpdateCollaboratorRequest(_CollaboratorFields):
 
     role: CollaboratorRole = None  # type: ignore[assignment]
     name: ShortText = None  # type: ignore[assignment]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_null_required(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name in ("role", "name"):
-                if name in data and data[name] is None:
-                    raise ValueError(f"{name} cannot be null")
-        return data
 
 
 class CreateUploadRequest(_Request):
