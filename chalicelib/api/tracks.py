@@ -34,13 +34,15 @@ def list_tracks(release_id: str) -> object:
 
 @route(bp, "/releases/{release_id}/tracks/order", methods=["PUT"])
 def reorder_tracks(release_id: str) -> object:
-    """Renumber the tracks in the order of ``track_ids``; ``{"items": [...]}`` in the new order."""
+    """Renumber the tracks in the order of ``track_ids``; ``{"items": [...]}`` in the new order, the release's ETag."""
     request = bp.current_request
     body = parse_body(request, TrackOrderRequest)
-    tracks = get_release_service().reorder_tracks(
+    detail = get_release_service().reorder_tracks(
         identity_of(request), release_id, body.track_ids, if_match=if_match(request)
     )
-    return json_response({"items": [t.model_dump(mode="json") for t in tracks]})
+    return json_response(
+        {"items": [t.model_dump(mode="json") for t in detail.tracks]}, headers=etag(detail.release.version)
+    )
 
 
 @route(bp, "/releases/{release_id}/tracks/{track_id}", methods=["GET"])

@@ -332,9 +332,7 @@ class ReleaseService:
                 raise ConflictError(f"A release holds at most {MAX_TRACKS} tracks.", code="too_many_tracks")
             now = self._now()
             disc = int(fields.get("disc_number") or 1)
-            number = fields.get("track_number") or 1 + max(
-                (t.track_number for t in detail.tracks if t.disc_number == disc), default=0
-            )
+            number = fields.get("track_number") or _next_number(detail.tracks, disc)
             track = Track(
                 id=uuid.uuid4().hex,
                 release_id=release.id,
@@ -366,17 +364,28 @@ class ReleaseService:
             current = _find(detail.tracks, track_id, "track")
             check_version(if_match, current.version, "track")
             require_children_editable(detail.release, "Tracks")
-            track = current.model_copy(update={**changes, "updated_at": self._now()})
-            track = Track.model_validate(track.model_dump())
+            now = self._now()
+            update = {**changes, "updated_at": now}
             others = [t for t in detail.tracks if t.id != track_id]
+            moved = "disc_number" in changes and changes["disc_number"] != current.disc_number
+            if moved and "track_number" not in changes:
+                update["track_number"] = _next_number(others, changes["disc_number"])
+            track = Track.model_validate(current.model_copy(update=update).model_dump())
             _require_free_number(others, track)
+            # A track leaving its disc leaves a gap there, closed like a deletion.
+            renumbered = _close_gap(others, current.disc_number, now) if moved else []
             claims, freed = [], []
             if track.isrc != current.isrc:
                 claims = [(track.isrc, track.id)] if track.isrc else []
                 freed = [current.isrc] if current.isrc else []
             updated[:] = [track]
             return self._write(
-                detail, {}, tracks=[*others, track], put_tracks=[track], claim_isrcs=claims, free_isrcs=freed
+                detail,
+                {},
+                tracks=[*_merge(others, renumbered), track],
+                put_tracks=[track, *renumbered],
+                claim_isrcs=claims,
+                free_isrcs=freed,
             )
 
         self._mutate(identity, release_id, apply)
@@ -390,7 +399,7 @@ class ReleaseService:
             check_version(if_match, track.version, "track")
             require_children_editable(detail.release, "Tracks")
             remaining = [t for t in detail.tracks if t.id != track_id]
-            renumbered = _renumber(remaining, [t.id for t in running_order(remaining)], self._now())
+            renumbered = _close_gap(remaining, track.disc_number, self._now())
             return self._write(
                 detail,
                 {},
@@ -404,7 +413,7 @@ class ReleaseService:
 
     def reorder_tracks(
         self, identity: Identity, release_id: str, track_ids: list[str], *, if_match: IfMatch = None
-    ) -> list[Track]:
+    ) -> ReleaseDetail:
         """Renumber the tracks in the order of ``track_ids`` (every track once; each keeps its disc, numbered from 1
         per disc). ``UnprocessableError`` (``track_order_mismatch``, 422) when the ids are not exactly the tracks."""
 
@@ -425,7 +434,7 @@ class ReleaseService:
             return self._write(detail, {}, tracks=_merge(detail.tracks, renumbered), put_tracks=renumbered)
 
         self._mutate(identity, release_id, apply)
-        return self._load(identity, release_id).tracks
+        return self._load(identity, release_id)
 
     # -- collaborators ----------------------------------------------------------------------------------------------
 
@@ -649,6 +658,17 @@ def _renumber(tracks: list[Track], order: list[str], now: datetime) -> list[Trac
         if track.track_number != number:
             changed.append(track.model_copy(update={"track_number": number, "updated_at": now}))
     return changed
+
+
+def _next_number(tracks: list[Track], disc: int) -> int:
+    """The number after the last track of ``disc``."""
+    return 1 + max((t.track_number for t in tracks if t.disc_number == disc), default=0)
+
+
+def _close_gap(tracks: list[Track], disc: int, now: datetime) -> list[Track]:
+    """The tracks of ``disc`` whose number changes when that disc is numbered 1.. in running order."""
+    on_disc = [t for t in running_order(tracks) if t.disc_number == disc]
+    return _renumber(on_disc, [t.id for t in on_disc], now)
 
 
 def _merge(tracks: list[Track], changed: list[Track]) -> list[Track]:

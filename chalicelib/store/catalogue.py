@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, NoReturn, TypeVar
 
 from pynamodb.connection import Connection
@@ -501,5 +502,11 @@ class CatalogueRepository:
 
 
 def _connection() -> Connection:
+    """The PynamoDB connection transactions go through, reused: building one loads botocore's DynamoDB model."""
     meta = CatalogueRecord.Meta
-    return Connection(region=meta.region, host=meta.host)
+    return _connection_to(meta.region, meta.host)
+
+
+@lru_cache(maxsize=4)
+def _connection_to(region: str, host: str | None) -> Connection:
+    return Connection(region=region, host=host)
