@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StrictBool,
+    ValidationInfo,
     field_validator,
 )
 
@@ -82,6 +83,13 @@ class TransitionRequest(_Request):
     to: ProductionStatus
     reason: Reason | None = None
     date: CalendarDate | None = None
+
+    @field_validator("date")
+    @classmethod
+    def _only_to_schedule(cls, value: CalendarDate | None, info: ValidationInfo) -> CalendarDate | None:
+        if value is not None and info.data.get("to") != "scheduled":
+            raise ValueError('a date is only taken with "to": "scheduled"')
+        return value
 
 
 class ScheduleRequest(_Request):

@@ -152,8 +152,13 @@ class ReleaseService:
         return self._repository.history(release.id, limit=limit, cursor=cursor)
 
     def editable(self, identity: Identity, release_id: str) -> EditableView:
-        """What the caller may change on the release now, given its lock status and the caller's role."""
-        release = self._read(identity, release_id)
+        """What the caller may change on the release now, given its lock status and the caller's role.
+
+        ``transitions`` lists the targets whose guards pass right now (mixing needs a track, scheduling a future
+        date, locking a partial lock), so a client can offer exactly the steps that will succeed.
+        """
+        detail = self._load(identity, release_id, admin_may_read=True)
+        release = detail.release
         owner = release.owner_id == identity.subject
         fields = sorted(editable_fields(release.lock_status)) if owner else []
         return EditableView(
@@ -164,9 +169,20 @@ class ReleaseService:
             collaborators=owner and children_editable(release.lock_status),
             artwork=owner and artwork_editable(release.lock_status),
             delete=owner and release.lock_status == "unlocked",
-            transitions=allowed_targets(release.production_status) if owner else [],
+            transitions=self._passing_transitions(detail) if owner else [],
             unlock=identity.is_admin and release.lock_status != "unlocked",
         )
+
+    def _passing_transitions(self, detail: ReleaseDetail) -> list[ProductionStatus]:
+        now = self._now()
+        passing: list[ProductionStatus] = []
+        for target in allowed_targets(detail.release.production_status):
+            try:
+                plan_transition(detail.release, target, track_count=len(detail.tracks), today=now.date(), now=now)
+            except ConflictError:
+                continue
+            passing.append(target)
+        return passing
 
     # -- releases ---------------------------------------------------------------------------------------------------
 
@@ -191,7 +207,7 @@ class ReleaseService:
         """Change release fields. Fields whose value would change must be editable under the lock status, else
         ``ConflictError`` (``fields_locked``, 409, ``details.fields``) and nothing changes. 412 on a stale If-Match."""
 
-        def apply(detail: ReleaseDetail) -> CatalogueWrite:
+        def apply(detail: ReleaseDetail) -> CatalogueWrite | None:
             release = detail.release
             check_version(if_match, release.version, "release")
             updates = _release_fields(changes)
@@ -202,6 +218,8 @@ class ReleaseService:
                     changed.add("release_type")
                 updates["release_type_source"] = "set" if updates["release_type"] else "inferred"
             require_fields_editable(release, changed)
+            if not changed:
+                return None  # nothing changes: no write, so the version (and every client's If-Match) stays
             return self._write(detail, updates)
 
         self._mutate(identity, release_id, apply)
@@ -528,13 +546,17 @@ class ReleaseService:
         self,
         identity: Identity,
         release_id: str,
-        apply: Callable[[ReleaseDetail], CatalogueWrite],
+        apply: Callable[[ReleaseDetail], CatalogueWrite | None],
         *,
         admin: bool = False,
     ) -> None:
+        """Read the release, let ``apply`` check the rules and plan the write (None: nothing to write), write it;
+        read and apply again when another writer got there first."""
         for attempt in range(MAX_ATTEMPTS):
             detail = self._load(identity, release_id, admin_may_read=admin)
             change = apply(detail)
+            if change is None:
+                return
             try:
                 self._repository.write(change)
                 return
