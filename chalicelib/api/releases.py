@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast, get_args
+from typing import Any
 
 from chalice.app import Blueprint, Response
 
@@ -26,7 +26,7 @@ from chalicelib.models.api import (
     UnlockRequest,
     UpdateReleaseRequest,
 )
-from chalicelib.models.catalogue import ProductionStatus, Release, ReleaseDetail
+from chalicelib.models.catalogue import PRODUCTION_STATUSES, ProductionStatus, Release, ReleaseDetail
 from chalicelib.services.lifecycle import READ_ONLY_FIELDS
 
 bp = Blueprint(__name__)
@@ -69,17 +69,17 @@ def list_releases() -> object:
     params: Mapping[str, str] = request.query_params or {}
     limit = query_int(request, "limit", default=20, minimum=1, maximum=100)
     status = params.get("status") or None
-    if status is not None and status not in get_args(ProductionStatus):
+    if status is not None and status not in PRODUCTION_STATUSES:
         raise InvalidError(
             "status must be a production status.",
             code="invalid_query",
-            details={"status": status, "allowed": list(get_args(ProductionStatus))},
+            details={"status": status, "allowed": list(PRODUCTION_STATUSES)},
         )
     page = get_release_service().list_releases(
         identity_of(request),
         limit=limit,
         cursor=params.get("cursor"),
-        status=cast(ProductionStatus | None, status),  # checked against ProductionStatus above
+        status=status,
     )
     return json_response({"items": [release_summary(r) for r in page.items], "next_cursor": page.next_cursor})
 

@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 MAX_TRACKS = 99
 #: Read-modify-write attempts before a write that keeps losing races gives up (409 ``concurrent_modification``).
 MAX_ATTEMPTS = 5
-SYSTEM_ACTOR = "system"
 
 
 class SyncQueue(Protocol):

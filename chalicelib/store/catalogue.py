@@ -43,8 +43,6 @@ from chalicelib.store.records import (
 
 #: The gsi3 partition of releases whose DSP sync is due (a sparse index: only those releases carry it).
 DSP_SYNC_DUE = "DSP_SYNC_DUE"
-#: DynamoDB's limit of items in one TransactWriteItems call.
-MAX_TRANSACTION_ITEMS = 100
 
 
 class VersionConflictError(PreconditionFailedError):
@@ -309,19 +307,6 @@ class CatalogueWrite:
     claim_isrcs: list[tuple[str, str]] = field(default_factory=list)
     free_isrcs: list[str] = field(default_factory=list)
 
-    def size(self) -> int:
-        """How many items the transaction writes."""
-        return (
-            1
-            + len(self.put_tracks)
-            + len(self.delete_tracks)
-            + len(self.put_collaborators)
-            + len(self.delete_collaborators)
-            + len(self.history)
-            + len(self.claim_isrcs)
-            + len(self.free_isrcs)
-        )
-
 
 class CatalogueRepository:
     """Releases, tracks, collaborators, history entries and ISRC claims; every access is a GetItem or a Query."""
@@ -406,7 +391,7 @@ class CatalogueRepository:
     # -- writes -------------------------------------------------------------------------------------------------------
 
     def write(self, change: CatalogueWrite) -> None:
-        """Apply ``change`` in one transaction (at most ``MAX_TRANSACTION_ITEMS`` items: the service caps tracks).
+        """Apply ``change`` in one transaction (DynamoDB takes at most 100 items; the service caps tracks).
 
         Raises ``VersionConflictError`` (412) when the release, a track or a collaborator changed since it was read,
         and ``ConflictError`` (``isrc_in_use``, 409, details naming the holding track) when an ISRC to claim is held
