@@ -16,10 +16,12 @@ if TYPE_CHECKING:
     from chalicelib.services.ingest import IngestService
     from chalicelib.services.releases import ReleaseService
     from chalicelib.services.share_links import ShareLinkService
+    from chalicelib.store.assets import AssetRepository
+    from chalicelib.store.attachments import AttachmentRepository
     from chalicelib.store.catalogue import CatalogueRepository
     from chalicelib.store.objects import ObjectStore
     from chalicelib.store.queues import MessageQueue
-    from chalicelib.store.repositories import AssetRepository, AttachmentRepository, ShareLinkRepository
+    from chalicelib.store.share_links import ShareLinkRepository
 
 
 @lru_cache(maxsize=1)
@@ -90,7 +92,7 @@ def get_catalogue_repository() -> CatalogueRepository:
 @lru_cache(maxsize=1)
 def get_asset_repository() -> AssetRepository:
     """Media assets in the table."""
-    from chalicelib.store.repositories import AssetRepository
+    from chalicelib.store.assets import AssetRepository
 
     _bound_records()
     return AssetRepository()
@@ -99,7 +101,7 @@ def get_asset_repository() -> AssetRepository:
 @lru_cache(maxsize=1)
 def get_attachment_repository() -> AttachmentRepository:
     """Attachments in the table."""
-    from chalicelib.store.repositories import AttachmentRepository
+    from chalicelib.store.attachments import AttachmentRepository
 
     _bound_records()
     return AttachmentRepository()
@@ -108,7 +110,7 @@ def get_attachment_repository() -> AttachmentRepository:
 @lru_cache(maxsize=1)
 def get_share_link_repository() -> ShareLinkRepository:
     """Share links in the table."""
-    from chalicelib.store.repositories import ShareLinkRepository
+    from chalicelib.store.share_links import ShareLinkRepository
 
     _bound_records()
     return ShareLinkRepository()

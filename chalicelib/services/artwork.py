@@ -19,8 +19,10 @@ from chalicelib.models.catalogue import Release
 from chalicelib.models.domain import Asset, Identity, StoredImage, UploadTicket
 from chalicelib.services.lifecycle import artwork_editable
 from chalicelib.services.releases import ReleaseService
+from chalicelib.store.assets import AssetRepository
+from chalicelib.store.attachments import AttachmentRepository
+from chalicelib.store.dynamo import utcnow
 from chalicelib.store.objects import ObjectStore
-from chalicelib.store.repositories import AssetRepository, AttachmentRepository, utcnow
 
 #: Declared types a browser may upload; the worker sniffs the real format from the bytes anyway.
 ALLOWED_UPLOAD_TYPES = ("image/jpeg", "image/png", "image/webp")

@@ -14,8 +14,9 @@ from typing import Literal
 from chalicelib.config import Settings
 from chalicelib.errors import ImageRejectedError, NotFoundError, PayloadTooLargeError
 from chalicelib.models.domain import Asset, AssetError, AssetMedia, StoredImage
+from chalicelib.store.assets import AssetRepository, normalise_sequencer
+from chalicelib.store.attachments import AttachmentRepository
 from chalicelib.store.objects import ObjectStore
-from chalicelib.store.repositories import AssetRepository, AttachmentRepository, normalise_sequencer
 
 log = logging.getLogger(__name__)
 

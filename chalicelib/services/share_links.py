@@ -20,8 +20,9 @@ from chalicelib.models.domain import SIZE_NAMES, Asset, Identity, ShareLink, Sto
 from chalicelib.services.artwork import ArtworkService
 from chalicelib.services.filenames import content_disposition, download_filename
 from chalicelib.services.releases import ReleaseService
+from chalicelib.store.dynamo import utcnow
 from chalicelib.store.objects import ObjectStore
-from chalicelib.store.repositories import ShareLinkRepository, utcnow
+from chalicelib.store.share_links import ShareLinkRepository
 
 DOWNLOAD_FORMATS = {"webp": ("webp", "image/webp"), "png": ("png", "image/png"), "jpeg": ("jpg", "image/jpeg")}
 _DUMMY_HASH = hashlib.sha256(b"sleeve-no-such-token").hexdigest()

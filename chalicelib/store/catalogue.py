@@ -250,7 +250,8 @@ def _collaborator(record: CollaboratorRecord) -> Collaborator:
     )
 
 
-def _history_record(entry: HistoryEntry) -> HistoryRecord:
+def history_record(entry: HistoryEntry) -> HistoryRecord:
+    """The stored item of a history entry (``HISTORY#{changed_at}#{id}`` in the release partition)."""
     return HistoryRecord(
         pk=release_partition(entry.release_id),
         sk=f"HISTORY#{sortable_time(entry.changed_at)}#{entry.id}",
@@ -421,7 +422,7 @@ class CatalogueRepository:
                     transaction.save(_collaborator_record(collaborator, owner))
                     put.append(("collaborator", collaborator.id))
                 for entry in change.history:
-                    transaction.save(_history_record(entry))
+                    transaction.save(history_record(entry))
                     put.append(("history", entry.id))
                 for isrc, track_id in change.claim_isrcs:
                     claim = IsrcClaimRecord(

@@ -136,10 +136,10 @@ def test_unknown_expired_and_revoked_tokens_answer_the_same_404(client, aws, sha
     from datetime import timedelta
 
     from chalicelib.services import share_links
-    from chalicelib.store import repositories
+    from chalicelib.store import dynamo
 
     short = body_of(call(client, "POST", f"/releases/{release['id']}/share-links", {"expires_in": 60}))
-    later = repositories.utcnow() + timedelta(seconds=61)
+    later = dynamo.utcnow() + timedelta(seconds=61)
     monkeypatch.setattr(share_links, "utcnow", lambda: later)
     expired = client.http.request("GET", f"/s/{short['token']}/artwork", headers={})
     assert expired.status_code == 404 and expired.body in bodies

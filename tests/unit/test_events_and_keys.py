@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from chalicelib.config import Settings
 from chalicelib.errors import InvalidError
 from chalicelib.services.ingest import parse_upload_key
+from chalicelib.store.assets import normalise_sequencer
 from chalicelib.store.cursors import decode_cursor, encode_cursor
-from chalicelib.store.repositories import normalise_sequencer
 from chalicelib.workers.s3_events import object_created_records
 
 
