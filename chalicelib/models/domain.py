@@ -42,10 +42,17 @@ class StoredImage(BaseModel):
 
 
 class AssetMedia(BaseModel):
-    """What the ingest pipeline made of an asset's bytes."""
+    """What the ingest pipeline made of an asset's bytes.
+
+    ``variants``: square WebP images by name (tiny…large), only the sizes made. ``derived``: every size the share page
+    offers (the variants made and ``original``) → every download format other than that image's stored one
+    (``png``/``jpeg``/``webp``) → the converted image, made at ingest so no request ever converts. Assets made before
+    derived images existed have ``{}``.
+    """
 
     original: StoredImage
     variants: dict[str, StoredImage]
+    derived: dict[str, dict[str, StoredImage]] = Field(default_factory=dict)
     missing_variants: list[str] = Field(default_factory=list)
     source_format: str
     source_width: int
@@ -81,6 +88,7 @@ class Asset(BaseModel):
     attach_to: str | None = None
     source_etag: str | None = None
     source_sequencer: str | None = None
+    run_id: str | None = None
     received_bytes: int | None = None
     media: AssetMedia | None = None
     error: AssetError | None = None

@@ -10,6 +10,7 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.models.domain import Asset, AssetError, AssetMedia
+from chalicelib.store.catalogue import sortable_time
 from chalicelib.store.dynamo import get_item, is_condition_failure, utcnow
 from chalicelib.store.records import AssetRecord
 
@@ -26,26 +27,17 @@ def normalise_sequencer(sequencer: str) -> str:
 
 
 def _asset(record: AssetRecord) -> Asset:
-    media = record.media.as_dict() if record.media is not None else None
-    error = record.error.as_dict() if record.error is not None else None
-    return Asset(
-        id=record.asset_id,
-        owner_id=record.owner_id,
-        status=record.status,  # type: ignore[arg-type]
-        upload_key=record.upload_key,
-        declared_content_type=record.declared_content_type,
-        declared_bytes=int(record.declared_bytes),
-        max_bytes=int(record.max_bytes),
-        filename=record.filename,
-        attach_to=record.attach_to,
-        source_etag=record.source_etag,
-        source_sequencer=record.source_sequencer,
-        received_bytes=int(record.received_bytes) if record.received_bytes is not None else None,
-        media=AssetMedia.model_validate(media) if media else None,
-        error=AssetError.model_validate(error) if error else None,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
+    """The domain asset of a record: pydantic validates the stored attributes (maps become plain dicts)."""
+    values: dict[str, Any] = dict(record.attribute_values)
+    for name in ("media", "error"):
+        if values.get(name) is not None:
+            values[name] = values[name].as_dict()
+    return Asset.model_validate({**values, "id": record.asset_id})
+
+
+def target_partition(target: str) -> str:
+    """The gsi2 partition of the assets made for ``target`` (``RELEASE#{id}``…): ``{target}#ASSETS``."""
+    return f"{target}#ASSETS"
 
 
 class AssetRepository:
@@ -63,13 +55,20 @@ class AssetRepository:
         filename: str | None,
         attach_to: str | None,
     ) -> Asset:
-        """Record an upload the browser is about to make (status ``pending``)."""
+        """Record an upload the browser is about to make (status ``pending``).
+
+        ``attach_to`` (``"{target}#{role}"``, e.g. ``"RELEASE#abc#cover"``) also files the asset under its target in
+        gsi2 (``{target}#ASSETS`` / ``{created}#{asset_id}``), so a target's assets can be listed for cleanup.
+        """
         now = utcnow()
+        target = attach_to.rpartition("#")[0] if attach_to else None
         record = AssetRecord(
             pk=f"ASSET#{asset_id}",
             sk="ASSET",
             gsi1pk=f"OWNER#{owner_id}#ASSETS",
             gsi1sk=f"{now.isoformat()}#{asset_id}",
+            gsi2pk=target_partition(target) if target else None,
+            gsi2sk=f"{sortable_time(now)}#{asset_id}" if target else None,
             asset_id=asset_id,
             owner_id=owner_id,
             status="pending",
@@ -89,6 +88,19 @@ class AssetRepository:
         """The asset, or None (strongly consistent read)."""
         record = get_item(AssetRecord, f"ASSET#{asset_id}", "ASSET")
         return _asset(record) if record else None
+
+    def list_for_target(self, target: str, *, page_size: int | None = None) -> list[Asset]:
+        """Every asset made for ``target`` (``"RELEASE#{id}"``…), oldest first, whatever its status.
+
+        One Query on gsi2 ``{target}#ASSETS``, following every page (``page_size`` items per page; DynamoDB's 1 MB
+        otherwise). gsi2 is eventually consistent: an asset created a moment ago may be missing.
+        """
+        query = AssetRecord.by_target.query(target_partition(target), page_size=page_size)
+        return [_asset(record) for record in query]
+
+    def delete(self, asset_id: str) -> None:
+        """Delete the asset's record; deleting one that does not exist is not an error (idempotent)."""
+        AssetRecord(pk=f"ASSET#{asset_id}", sk="ASSET").delete()
 
     def start_processing(self, asset_id: str, *, etag: str, sequencer: str, size: int) -> Asset | None:
         """Claim the asset for the object version (``etag``, ``sequencer``); None when this event must be skipped.

@@ -12,6 +12,7 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 | history entry  | RELEASE#{id}        | HISTORY#{changed_at}#{hid} | –                                              |
 | ISRC claim     | ISRC#{owner}#{isrc} | ISRC                       | –                                              |
 | media asset    | ASSET#{id}          | ASSET                      | gsi1 OWNER#{owner}#ASSETS / {created}#{id}     |
+|                |                     |                            | gsi2 {target}#ASSETS / {created}#{id} (sparse) |
 | attachment     | {TYPE}#{owner_id}   | ATTACHMENT#{role}          | –                                              |
 | share link     | SHARE#{token_id}    | SHARE                      | gsi1 RELEASE#{id}#SHARES / {created}#{token}   |
 | download count | SHARE#{token_id}    | DOWNLOADS#{size}           | –                                              |
@@ -93,6 +94,17 @@ class ShareLinksByReleaseIndex(GlobalSecondaryIndex["ShareLinkRecord"]):
 
 class ReleasesByStatusIndex(GlobalSecondaryIndex["ReleaseRecord"]):
     """gsi2: an owner's releases in one production status, newest first."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class AssetsByTargetIndex(GlobalSecondaryIndex["AssetRecord"]):
+    """gsi2 (sparse): the assets made for a target (``RELEASE#{id}``…), oldest first; only assets with ``attach_to``."""
 
     class Meta:
         index_name = "gsi2"
@@ -241,7 +253,8 @@ class AssetRecord(_BaseRecord):
 
     ``status``: pending → processing → ready | failed. ``media`` holds the pipeline's output
     (original, variants, colours, placeholder…) once ready; ``error`` holds ``{"code", "message"}`` once failed.
-    ``source_sequencer`` is the S3 event sequencer of the object the current state was made from.
+    ``source_sequencer`` is the S3 event sequencer of the object the current state was made from; ``run_id`` the
+    value the latest claim recorded (its objects sit under ``media/…/{run_id}/`` and ``derived/…/{run_id}/``).
     """
 
     class Meta(_TableMeta):
@@ -249,7 +262,10 @@ class AssetRecord(_BaseRecord):
 
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute(null=True)  # "{target}#ASSETS", e.g. "RELEASE#abc#ASSETS"; absent without attach_to
+    gsi2sk = UnicodeAttribute(null=True)  # "{created}#{asset_id}"
     by_owner = AssetsByOwnerIndex()
+    by_target = AssetsByTargetIndex()
 
     asset_id = UnicodeAttribute()
     owner_id = UnicodeAttribute()
@@ -264,6 +280,7 @@ class AssetRecord(_BaseRecord):
     attach_to = UnicodeAttribute(null=True)  # "{TYPE}#{owner_id}#{role}", e.g. "RELEASE#abc#cover"
     source_etag = UnicodeAttribute(null=True)
     source_sequencer = UnicodeAttribute(null=True)
+    run_id = UnicodeAttribute(null=True)
     received_bytes = NumberAttribute(null=True)
     media: MapAttribute[str, Any] = MapAttribute(null=True)
     error: MapAttribute[str, Any] = MapAttribute(null=True)
