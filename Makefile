@@ -1,17 +1,65 @@
 # The README's commands. `make run` and `make test` work on a fresh clone with nothing installed by hand.
-PYTHON ?= python3.11
+#
+# Python 3.12 (Lambda's python3.12 runtime; `chalice package` emits the runtime of the Python it runs on). The
+# interpreter that creates .venv is, in order: PYTHON=… given on make's command line;
+# `python3.12` on the PATH if it really runs (pyenv's shim refuses unless PYENV_VERSION names a 3.12, as on CI); the
+# newest 3.12 under `pyenv root`/versions. Otherwise make stops and says what to install.
+PYTHON_MINOR := 3.12
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+STAGE ?= dev
+# chalice 1.34 requires pip < 26.3 (it runs pip to build the Lambda bundle).
+PIP_VERSION := 26.2.1
+# Only PYTHON=… on make's command line names the interpreter (a PYTHON variable in the shell may be anything).
+USER_PYTHON := $(if $(filter command line,$(origin PYTHON)),$(PYTHON),)
+# A Python statement that exits 0 on Python $(PYTHON_MINOR) only.
+IS_MINOR := import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_MINOR)")
 
-.PHONY: install run test test-unit test-integration test-e2e test-browser chromium token bench lint format clean
+# The stamp records the version of the Python that made .venv. A .venv whose Python is not 3.12 (made by an older
+# Makefile, or its interpreter gone) is recreated; one whose stamp names another version is reinstalled.
+VENV_VERSION := $(shell $(PY) -c 'import platform; print(platform.python_version())' 2>/dev/null)
+STAMP_VERSION := $(firstword $(shell cat $(STAMP) 2>/dev/null))
+ifeq ($(filter $(PYTHON_MINOR).%,$(VENV_VERSION)),)
+STAMP_FORCE := FORCE
+else ifneq ($(STAMP_VERSION),$(VENV_VERSION))
+STAMP_FORCE := FORCE
+endif
 
-$(STAMP): requirements.txt requirements-dev.txt
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+# Prints the path of a Python 3.12 that can make a venv, or explains on stderr what to install and fails.
+define FIND_PYTHON
+works() { "$$1" -c 'import venv, ensurepip; $(IS_MINOR)' >/dev/null 2>&1; }; \
+real() { "$$1" -c 'import sys; print(sys.executable)'; }; \
+if [ -n "$(USER_PYTHON)" ]; then \
+  if works "$(USER_PYTHON)"; then real "$(USER_PYTHON)"; exit 0; fi; \
+  echo "PYTHON=$(USER_PYTHON) is not a working Python $(PYTHON_MINOR) (with its venv module)" >&2; exit 1; \
+fi; \
+if works python$(PYTHON_MINOR); then real python$(PYTHON_MINOR); exit 0; fi; \
+root="$$(pyenv root 2>/dev/null || echo "$${PYENV_ROOT:-$$HOME/.pyenv}")"; \
+for candidate in $$(ls -d "$$root"/versions/$(PYTHON_MINOR).*/bin/python$(PYTHON_MINOR) 2>/dev/null | sort -rV); do \
+  if works "$$candidate"; then echo "$$candidate"; exit 0; fi; \
+done; \
+echo "Sleeve needs Python $(PYTHON_MINOR) and found none: not python$(PYTHON_MINOR) on the PATH (or it does not run)," \
+  "nor a $(PYTHON_MINOR).x under $$root/versions. Install one, e.g. 'apt-get install python$(PYTHON_MINOR)" \
+  "python$(PYTHON_MINOR)-venv' or 'pyenv install $(PYTHON_MINOR)', or name it: make PYTHON=/path/to/python$(PYTHON_MINOR) …" >&2; \
+exit 1
+endef
+
+.PHONY: install run test test-unit test-integration test-e2e test-browser chromium token bench lint format package clean FORCE
+
+$(STAMP): requirements.txt requirements-dev.txt $(STAMP_FORCE)
+	@if ! $(PY) -c '$(IS_MINOR)' 2>/dev/null; then \
+	  python="$$($(FIND_PYTHON))" || exit 1; \
+	  if [ -e $(VENV) ]; then echo "$(VENV) is not Python $(PYTHON_MINOR): recreating it"; rm -rf $(VENV); fi; \
+	  echo "creating $(VENV) with $$python"; \
+	  "$$python" -m venv $(VENV) || { rm -rf $(VENV); echo "could not create $(VENV) with $$python" \
+	    "(on Debian/Ubuntu: apt-get install python$(PYTHON_MINOR)-venv)" >&2; exit 1; }; \
+	fi
+	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	@touch $(STAMP)
+	@$(PY) -c 'import platform, sys; print(platform.python_version(), sys.base_prefix)' > $(STAMP)
+
+FORCE:
 
 install: $(STAMP)
 
@@ -60,6 +108,12 @@ token: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_pipeline.py
+
+# The CloudFormation package of one stage (STAGE=dev or prod) in out/STAGE: Chalice's functions and API merged with
+# infra/template.json. Deploy it with the Stage parameter set to the same stage (README, "Deploying").
+package: $(STAMP)
+	rm -rf out/$(STAGE)
+	$(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/template.json out/$(STAGE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

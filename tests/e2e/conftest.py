@@ -11,7 +11,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 import httpx
@@ -20,8 +20,6 @@ import pytest
 from chalicelib.local.environment import stage_environment
 from chalicelib.local.process import StackProcess, spawn_stack
 from tests.conftest import REPO_ROOT
-
-T = TypeVar("T")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -142,7 +140,9 @@ def aws(stack: StackProcess) -> Aws:
     )
 
 
-def wait_for(probe: Callable[[], T | None], *, timeout_s: float = 30.0, interval_s: float = 0.2, what: str = "") -> T:
+def wait_for[T](
+    probe: Callable[[], T | None], *, timeout_s: float = 30.0, interval_s: float = 0.2, what: str = ""
+) -> T:
     """Call ``probe`` until it returns something truthy and return that; ``AssertionError`` after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     last: T | None = None
