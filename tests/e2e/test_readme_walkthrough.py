@@ -1,23 +1,35 @@
-"""The README's catalogue walkthrough, replayed line by line against the local stack.
+"""The README's two walkthroughs, replayed against the local stack; editing either without keeping it true fails here.
 
-Each ``api``/``admin`` line of the README's shell block becomes the same HTTP request here (no curl or jq needed): the
-line must answer 2xx, or the status its ``# → NNN`` comment announces; ``VAR=$(… | jq -r .field)`` captures a value
-for later lines, and a simple ``jq .a.b`` filter must find its path in the answer. Editing the walkthrough without
-keeping it true fails this test.
+Catalogue: each ``api``/``admin`` line of its shell block becomes the same HTTP request here (no curl or jq needed):
+the line must answer 2xx, or the status its ``# → NNN`` comment announces; ``VAR=$(… | jq -r .field)`` captures a value
+for later lines, and a simple ``jq .a.b`` filter must find its path in the answer.
+
+Artwork: its block is fed whole to ``bash`` on stdin, as if pasted into a terminal at the checkout root, with ``API``
+and ``TOKEN`` pointing at the test stack; it needs curl and jq, and is skipped with a message when either is missing.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+from PIL import Image
+
+from chalicelib.local.process import StackProcess
 from tests.conftest import REPO_ROOT
+from tests.e2e.conftest import Api, Aws
 
 HEADING = "## Walkthrough: a release from draft to locked"
+ARTWORK_HEADING = "## Walkthrough: artwork"
 _ASSIGNMENT = re.compile(r"^(\w+)=\$\((.*)\)$")
 _COMMENT = re.compile(r"\s{2,}#\s*(.*)$")
 _EXPECTED = re.compile(r"→\s*(\d{3})\b\s*(\w+)?")
@@ -41,12 +53,16 @@ class Step:
     expected_code: str | None
 
 
-def walkthrough_block() -> list[str]:
-    """The lines of the first ``sh`` block under the walkthrough heading."""
+def readme_block(heading: str) -> str:
+    """The text of the first ``sh`` block after ``heading`` (a whole ``## …`` line) in README.md."""
     text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split(HEADING, 1)[1]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
-    return block.splitlines()
+    section = text.split(heading + "\n", 1)[1]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def walkthrough_block() -> list[str]:
+    """The lines of the catalogue walkthrough's shell block."""
+    return readme_block(HEADING).splitlines()
 
 
 def parse(lines: list[str]) -> tuple[dict[str, tuple[str, tuple[str, ...]]], int, list[Step]]:
@@ -108,7 +124,7 @@ def dig(document: Any, path: str) -> Any:
     return value
 
 
-def test_the_readme_walkthrough_runs_as_written(api, aws):
+def test_the_readme_walkthrough_runs_as_written(api: Api, aws: Aws, stack: StackProcess) -> None:
     tokens, days, steps = parse(walkthrough_block())
     assert {"TOKEN", "ADMIN"} <= set(tokens)
     assert len(steps) >= 20
@@ -134,10 +150,12 @@ def test_the_readme_walkthrough_runs_as_written(api, aws):
             if step.capture:
                 variables[step.capture] = str(value)
 
-    # Then the release ends released, unlocked by the administrator, with its whole story in the history.
+    # Then the release ends locked again: the administrator unlocked it to partial_lock, the owner fixed the P-line
+    # (the title stayed frozen) and locked it, and the history tells the whole story, newest first.
     release = api.get(f"/releases/{variables['RELEASE']}").json()
-    assert (release["production_status"], release["lock_status"]) == ("released", "unlocked")
+    assert (release["production_status"], release["lock_status"]) == ("locked", "locked")
     assert release["genre"] == "Electronic" and release["title"] == "Homogenic"
+    assert release["p_line"] == "℗ 1997 One Little Indian Records"
     history = api.get(f"/releases/{variables['RELEASE']}/history").json()["items"]
     assert [(e["from_status"], e["to_status"]) for e in reversed(history)] == [
         (None, "draft"),
@@ -148,12 +166,59 @@ def test_the_readme_walkthrough_runs_as_written(api, aws):
         ("scheduled", "released"),
         ("released", "locked"),
         ("locked", "released"),
+        ("released", "locked"),
     ]
-    assert history[0]["changed_by"] == "carol"
-    # And releasing it asked for a DSP sync on the sync queue.
-    queue_url = aws.sqs.get_queue_url(QueueName="sleeve-dsp-sync")["QueueUrl"]
+    assert [(e["changed_by"], e["reason"]) for e in history[:2]] == [
+        ("alice", "P-line fixed"),
+        ("carol", "fix the P-line"),
+    ]
+    # And releasing it asked for a DSP sync on the sync queue (whatever its stage prefix).
+    [queue_url] = [url for name, url in stack.queue_urls.items() if name.endswith("dsp-sync")]
     messages = aws.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
         "Messages", []
     )
     requests = [json.loads(m["Body"]) for m in messages]
     assert any(r["release_id"] == variables["RELEASE"] and r["reason"] == "released" for r in requests)
+
+
+@pytest.fixture
+def curl_and_jq() -> None:
+    """Skip, saying what to install, unless bash, curl and jq are on the PATH (the artwork walkthrough uses them)."""
+    missing = [tool for tool in ("bash", "curl", "jq") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"the README's artwork walkthrough needs {' and '.join(missing)} on the PATH (apt-get install jq)")
+
+
+def test_the_readme_artwork_walkthrough_runs_as_one_pasted_block(
+    api: Api, stack: StackProcess, shared_images: Path, curl_and_jq: None, tmp_path: Path
+) -> None:
+    # Given the README's artwork block, pasted whole into bash at the checkout root (stdin: a command in it that read
+    # stdin would eat the lines after it), with the API and alice's token of the test stack, and temporary files here.
+    block = readme_block(ARTWORK_HEADING)
+    assert "../shared/images/" in block and "API=${API:-http://127.0.0.1:8000}" in block
+    token = api.headers("alice")["Authorization"].removeprefix("Bearer ")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLEEVE_", "AWS_"))}
+    env |= {"API": stack.api_url, "TOKEN": token, "TMPDIR": str(tmp_path)}
+
+    # When it runs
+    result = subprocess.run(
+        ["bash"], input=block, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+    # Then it ends well, S3 accepted the form with 204, the poll saw the artwork ready with its four sizes, and the
+    # share link's download is the large size as a 1400×1400 PNG named after the release.
+    output = f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    assert result.returncode == 0, output
+    lines = result.stdout.splitlines()
+    assert "upload: S3 answered 204" in lines, output
+    assert "artwork: ready" in lines, output
+    variants = json.loads(lines[lines.index("artwork: ready") + 1])
+    assert variants["large"].startswith("1400×1400 webp") and set(variants) == {"tiny", "small", "medium", "large"}
+    download = [line for line in lines if line.startswith("download: ")]
+    assert download and download[0].startswith("download: 200 image/png, "), output
+    [saved] = tmp_path.glob("*/*.png")
+    assert saved.name == "Bjork - Homogenic (large).png"
+    assert f"saved: {saved}" in lines, output
+    assert download[0] == f"download: 200 image/png, {saved.stat().st_size} bytes"
+    with Image.open(saved) as image:
+        assert (image.format, image.size) == ("PNG", (1400, 1400))
