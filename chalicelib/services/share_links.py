@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.config import Settings
 from chalicelib.errors import InvalidError, NotFoundError
 from chalicelib.models.catalogue import Release
-from chalicelib.models.domain import SIZE_NAMES, Asset, Identity, ShareLink, StoredImage
+from chalicelib.models.domain import SIZE_NAMES, VARIANT_NAMES, Asset, AssetMedia, Identity, ShareLink, StoredImage
 from chalicelib.services.artwork import ArtworkService
 from chalicelib.services.filenames import content_disposition, download_filename
 from chalicelib.services.releases import ReleaseService
@@ -125,24 +125,25 @@ class ShareLinkService:
         return SharedArtwork(link=link, release=release, cover=cover if cover and cover.media else None)
 
     def public_artwork(self, token: str) -> dict[str, Any]:
-        """The public listing: title, artist, colours, placeholder and every size with its px and formats.
+        """The public listing: title, artist, colours, placeholder and every size that exists with its px and formats.
 
         Carries no keys, URLs of other releases, owner ids or metadata of the source file.
         """
         return self._listing(self.open(token))
 
     def share_page(self, token: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """The public listing and a preview for the share page: ``{"url", "width", "height"}`` of the medium variant
-        (else the largest made), a presigned GET valid ``artwork_url_ttl_s``; None without artwork.
+        """The public listing and a preview for the share page: ``{"url", "width", "height"}`` of the medium variant,
+        else the largest image the cover has (the original when no variant exists), a presigned GET valid
+        ``artwork_url_ttl_s``; None without artwork.
 
         Viewing the page is not a download: the preview is not counted.
         """
         shared = self.open(token)
         listing = self._listing(shared)
-        if shared.cover is None or shared.cover.media is None or not shared.cover.media.variants:
+        if shared.cover is None or shared.cover.media is None:
             return listing, None
-        variants = shared.cover.media.variants
-        image = variants.get("medium") or list(variants.values())[-1]
+        media = shared.cover.media
+        image = media.variants.get("medium") or sizes_of(media)[largest_size(media)]
         url = self._objects.presign_get(image.key, expires_in=self._settings.artwork_url_ttl_s)
         return listing, {"url": url, "width": image.width, "height": image.height}
 
@@ -152,7 +153,8 @@ class ShareLinkService:
             "release": {"title": shared.release.title, "artist": shared.release.display_artist},
             "expires_at": shared.link.expires_at.isoformat() if shared.link.expires_at else None,
             "sizes": sizes,
-            "formats": list(DOWNLOAD_FORMATS),
+            "formats": [],
+            "default_size": None,
             "dominant_color": None,
             "palette": [],
             "placeholder": None,
@@ -160,25 +162,39 @@ class ShareLinkService:
         if shared.cover is None or shared.cover.media is None:
             return body
         media = shared.cover.media
-        for size, image in [*media.variants.items(), ("original", media.original)]:
-            sizes.append({"size": size, "width": image.width, "height": image.height, "stored_format": image.format})
-        body.update(dominant_color=media.dominant_color, palette=media.palette, placeholder=media.placeholder)
+        for size, image in sizes_of(media).items():
+            sizes.append(
+                {
+                    "size": size,
+                    "width": image.width,
+                    "height": image.height,
+                    "stored_format": image.format,
+                    "formats": available_formats(media, size),
+                }
+            )
+        body.update(
+            formats=common_formats(media),
+            default_size=default_size(media),
+            dominant_color=media.dominant_color,
+            palette=media.palette,
+            placeholder=media.placeholder,
+        )
         return body
 
     def download_url(self, token: str, *, size: str | None, fmt: str | None) -> str:
         """A presigned GET (≤ ``download_url_ttl_s``) of ``size`` in ``fmt``, with an attachment filename.
 
-        ``size``: tiny|small|medium|large|original (default large); ``fmt``: webp|png|jpeg (default: the stored
-        format). A format other than the stored one is converted once and kept under ``derived/``. Raises
-        ``InvalidError`` (``invalid_size``/``invalid_format``), ``NotFoundError`` (``share_link_not_found``,
-        ``artwork_not_ready``, ``size_not_available``).
+        ``size``: tiny|small|medium|large|original (default: ``default_size``: large when it exists, else the
+        largest); ``fmt``: webp|png|jpeg (default: the stored format). Another format is the pre-made object the
+        ingest worker recorded in ``media.derived``: nothing is decoded or encoded here. Raises ``InvalidError``
+        (``invalid_size``/``invalid_format``), ``NotFoundError`` (``share_link_not_found``, ``artwork_not_ready``,
+        ``size_not_available``, ``format_not_available`` with the available formats in details).
         """
-        size = size or "large"
-        if size not in SIZE_NAMES:
+        if size and size not in SIZE_NAMES:
             raise InvalidError(
                 "Unknown size.", code="invalid_size", details={"size": size, "allowed": list(SIZE_NAMES)}
             )
-        if fmt is not None and fmt not in DOWNLOAD_FORMATS:
+        if fmt and fmt not in DOWNLOAD_FORMATS:
             raise InvalidError(
                 "Unknown format.", code="invalid_format", details={"format": fmt, "allowed": list(DOWNLOAD_FORMATS)}
             )
@@ -186,46 +202,84 @@ class ShareLinkService:
         if shared.cover is None or shared.cover.media is None:
             raise NotFoundError("This release has no artwork yet.", code="artwork_not_ready")
         media = shared.cover.media
-        image = media.original if size == "original" else media.variants.get(size)
-        if image is None:
-            available = [*media.variants, "original"]
-            raise NotFoundError(
-                f"The {size} size does not exist for this artwork.",
-                code="size_not_available",
-                details={"size": size, "available": available},
-            )
-        fmt = fmt or image.format
-        extension, content_type = DOWNLOAD_FORMATS[fmt]
-        key = image.key if fmt == image.format else self._derived(shared.cover, size, image, fmt)
+        size = size or default_size(media)
+        image = pick_image(media, size, fmt or None)
+        fmt = image.format
         filename = download_filename(
-            artist=shared.release.display_artist, title=shared.release.title, size=size, extension=extension
+            artist=shared.release.display_artist,
+            title=shared.release.title,
+            size=size,
+            extension=DOWNLOAD_FORMATS[fmt][0],
         )
-        self._links.count_download(shared.link.token_id, size)
+        self._links.count_download(shared.link, size)
         return self._objects.presign_get(
-            key,
+            image.key,
             expires_in=self._settings.download_url_ttl_s,
             content_disposition=content_disposition(filename),
-            content_type=content_type,
+            content_type=DOWNLOAD_FORMATS[fmt][1],
         )
 
-    def _derived(self, asset: Asset, size: str, image: StoredImage, fmt: str) -> str:
-        """``derived/{owner}/{asset_id}/{size}.{ext}``, converted from the stored image on first request.
 
-        The conversion records the asset's ``source_sequencer``; if the upload was replaced and reprocessed since, the
-        stale conversion is made again.
-        """
-        extension, content_type = DOWNLOAD_FORMATS[fmt]
-        key = f"derived/{asset.owner_id}/{asset.id}/{size}.{extension}"
-        version = asset.source_sequencer or ""
-        head = self._objects.head(key)
-        if head is None or head.metadata.get("source-sequencer") != version:
-            from chalicelib.imaging import EncodedImage, convert_image  # Pillow only on this path
+# -- what a cover offers: pure functions over its media ----------------------------------------------------------------
 
-            source = EncodedImage(
-                data=self._objects.get_bytes(image.key), width=image.width, height=image.height, format=image.format
-            )
-            converted = convert_image(source, fmt)
-            self._objects.put_bytes(
-                key, converted.data, content_type=content_type, metadata={"source-sequencer": version}
-            )
-        return key
+
+def sizes_of(media: AssetMedia) -> dict[str, StoredImage]:
+    """The sizes the cover has, smallest first: its variants (``VARIANT_NAMES`` order) then ``original``."""
+    sizes: dict[str, StoredImage] = {name: media.variants[name] for name in VARIANT_NAMES if name in media.variants}
+    sizes["original"] = media.original
+    return sizes
+
+
+def largest_size(media: AssetMedia) -> str:
+    """The size with the most pixels (the original included; on a tie the one listed last, so the original)."""
+    sizes = sizes_of(media)
+    return max(reversed(sizes), key=lambda name: sizes[name].width * sizes[name].height)
+
+
+def default_size(media: AssetMedia) -> str:
+    """The size a download without ``size`` gets: ``large`` when it exists, else ``largest_size``."""
+    return "large" if "large" in media.variants else largest_size(media)
+
+
+def available_formats(media: AssetMedia, size: str) -> list[str]:
+    """The formats ``size`` can be downloaded in: its stored format and the derived ones ingest recorded, in
+    ``DOWNLOAD_FORMATS`` order; ``[]`` for a size the cover does not have."""
+    image = sizes_of(media).get(size)
+    if image is None:
+        return []
+    present = {image.format, *media.derived.get(size, {})}
+    return [fmt for fmt in DOWNLOAD_FORMATS if fmt in present]
+
+
+def common_formats(media: AssetMedia) -> list[str]:
+    """The formats every size of the cover can be downloaded in (what the share page's format picker offers)."""
+    per_size = [set(available_formats(media, size)) for size in sizes_of(media)]
+    return [fmt for fmt in DOWNLOAD_FORMATS if all(fmt in formats for formats in per_size)]
+
+
+def pick_image(media: AssetMedia, size: str, fmt: str | None) -> StoredImage:
+    """The stored object of ``size`` in ``fmt`` (None: the stored format): the variant or original itself, or the
+    derived image recorded in ``media.derived[size][fmt]``.
+
+    Raises ``NotFoundError``: ``size_not_available`` (details: ``size``, ``available`` sizes) or
+    ``format_not_available`` (details: ``size``, ``format``, ``available`` formats; e.g. an asset ingested before
+    derived images were made).
+    """
+    sizes = sizes_of(media)
+    image = sizes.get(size)
+    if image is None:
+        raise NotFoundError(
+            f"The {size} size does not exist for this artwork.",
+            code="size_not_available",
+            details={"size": size, "available": list(sizes)},
+        )
+    if fmt is None or fmt == image.format:
+        return image
+    derived = media.derived.get(size, {}).get(fmt)
+    if derived is None:
+        raise NotFoundError(
+            f"The {size} size is not available as {fmt}.",
+            code="format_not_available",
+            details={"size": size, "format": fmt, "available": available_formats(media, size)},
+        )
+    return derived

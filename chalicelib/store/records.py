@@ -15,7 +15,11 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 |                |                     |                            | gsi2 {target}#ASSETS / {created}#{id} (sparse) |
 | attachment     | {TYPE}#{owner_id}   | ATTACHMENT#{role}          | –                                              |
 | share link     | SHARE#{token_id}    | SHARE                      | gsi1 RELEASE#{id}#SHARES / {created}#{token}   |
-| download count | SHARE#{token_id}    | DOWNLOADS#{size}           | –                                              |
+| download count | SHARE#{token_id}    | DOWNLOADS#{size}           | gsi1 RELEASE#{id}#SHARES /                     |
+|                |                     |                            | {created}#{token}#DOWNLOADS#{size}             |
+
+A release's share links and their download counters share one gsi1 partition, so one Query lists the links with their
+counts.
 
 The release, its tracks and its collaborators share the prefix ``RELEASE`` of one partition, so a single Query
 (``begins_with(sk, "RELEASE")``) returns them together; history entries sort apart under ``HISTORY#``.
@@ -326,11 +330,17 @@ class ShareLinkRecord(_BaseRecord):
 
 
 class DownloadCountRecord(_BaseRecord):
-    """Downloads of one size through one share link, incremented atomically with ``ADD``."""
+    """Downloads of one size through one share link, incremented atomically with ``ADD``.
+
+    ``gsi1pk``/``gsi1sk`` put the counter beside its link in the release's gsi1 partition (set on every increment;
+    counters written before they existed have none).
+    """
 
     class Meta(_TableMeta):
         pass
 
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
     count = NumberAttribute(default=0)  # type: ignore[assignment]  # shadows Model.count, a classmethod
 
 

@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.models.domain import ShareLink
 from chalicelib.store.dynamo import get_item, is_condition_failure, utcnow
 from chalicelib.store.records import DownloadCountRecord, ShareLinkRecord
+
+_COUNTER_PREFIX = "DOWNLOADS#"
+
+
+def _release_shares(release_id: str) -> str:
+    """gsi1 partition of a release's share links and their download counters."""
+    return f"RELEASE#{release_id}#SHARES"
+
+
+def _link_sort_key(created_at: datetime, token_id: str) -> str:
+    """gsi1 sort key of a share link: creation time, then token id (newest first with a descending Query)."""
+    return f"{created_at.isoformat()}#{token_id}"
+
+
+def _release_share_items(release_id: str) -> Iterator[dict[str, Any]]:
+    """Every raw item of the release's gsi1 share partition (links and counters), one Query page at a time."""
+    connection = ShareLinkRecord._get_connection()
+    start: dict[str, Any] | None = None
+    while True:
+        page = connection.query(
+            _release_shares(release_id),
+            index_name=ShareLinkRecord.by_release.Meta.index_name,
+            exclusive_start_key=start,
+        )
+        yield from page.get("Items", [])
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return
 
 
 def _share_link(record: ShareLinkRecord, downloads: dict[str, int] | None = None) -> ShareLink:
@@ -34,8 +64,8 @@ class ShareLinkRepository:
         record = ShareLinkRecord(
             pk=f"SHARE#{token_id}",
             sk="SHARE",
-            gsi1pk=f"RELEASE#{release_id}#SHARES",
-            gsi1sk=f"{now.isoformat()}#{token_id}",
+            gsi1pk=_release_shares(release_id),
+            gsi1sk=_link_sort_key(now, token_id),
             token_id=token_id,
             secret_sha256=secret_sha256,
             release_id=release_id,
@@ -52,9 +82,45 @@ class ShareLinkRepository:
         return (_share_link(record), record.secret_sha256) if record else None
 
     def list_by_release(self, release_id: str) -> list[ShareLink]:
-        """A release's share links, newest first, with their download counts."""
-        records = ShareLinkRecord.by_release.query(f"RELEASE#{release_id}#SHARES", scan_index_forward=False)
-        return [_share_link(r, self.download_counts(r.token_id)) for r in records]
+        """A release's share links, newest first, with their download counts.
+
+        One Query of gsi1 ``RELEASE#{id}#SHARES`` (paginated past 1 MB) returns the links and their counters together;
+        the index is eventually consistent, so a download of the last second may not be counted yet.
+        """
+        links: list[ShareLinkRecord] = []
+        counts: dict[str, dict[str, int]] = {}
+        for item in _release_share_items(release_id):
+            sk = item["sk"]["S"]
+            if sk == "SHARE":
+                links.append(ShareLinkRecord.from_raw_data(item))
+            elif sk.startswith(_COUNTER_PREFIX):
+                token_id = item["pk"]["S"].removeprefix("SHARE#")
+                counts.setdefault(token_id, {})[sk.removeprefix(_COUNTER_PREFIX)] = int(item["count"]["N"])
+        links.sort(key=lambda record: record.gsi1sk, reverse=True)
+        return [_share_link(record, counts.get(record.token_id)) for record in links]
+
+    def delete_for_release(self, release_id: str) -> int:
+        """Delete every share link of a release and every download counter of those links; the number of items.
+
+        The release's gsi1 partition gives the links and the counters that carry the index keys; a Query of each
+        link's own partition (``SHARE#{token_id}``) finds the counters written before they did. Deletes go out in
+        BatchWriteItem calls of ≤ 25 (PynamoDB resends unprocessed items). Idempotent: a second call finds nothing.
+        """
+        keys: set[tuple[str, str]] = set()
+        token_ids: set[str] = set()
+        for item in _release_share_items(release_id):
+            keys.add((item["pk"]["S"], item["sk"]["S"]))
+            if item["sk"]["S"] == "SHARE":
+                token_ids.add(item["pk"]["S"].removeprefix("SHARE#"))
+        for token_id in token_ids:
+            for record in DownloadCountRecord.query(
+                f"SHARE#{token_id}", DownloadCountRecord.sk.startswith(_COUNTER_PREFIX)
+            ):
+                keys.add((record.pk, record.sk))
+        with ShareLinkRecord.batch_write() as batch:
+            for pk, sk in sorted(keys):
+                batch.delete(ShareLinkRecord(pk=pk, sk=sk))
+        return len(keys)
 
     def revoke(self, token_id: str) -> bool:
         """Revoke (idempotent: the first revocation time is kept). False if the link does not exist."""
@@ -70,15 +136,17 @@ class ShareLinkRepository:
             raise
         return True
 
-    def count_download(self, token_id: str, size: str) -> None:
-        """Add one download of ``size`` (atomic ``ADD``; creates the counter on first use)."""
-        DownloadCountRecord(pk=f"SHARE#{token_id}", sk=f"DOWNLOADS#{size}").update(
-            actions=[DownloadCountRecord.count.add(1)]
-        )
+    def count_download(self, link: ShareLink, size: str) -> None:
+        """Add one download of ``size`` through ``link`` (atomic ``ADD``; creates the counter on first use).
 
-    def download_counts(self, token_id: str) -> dict[str, int]:
-        """``{size: downloads}`` of a share link (one Query on its partition)."""
-        counts: dict[str, int] = {}
-        for record in DownloadCountRecord.query(f"SHARE#{token_id}", DownloadCountRecord.sk.startswith("DOWNLOADS#")):
-            counts[record.sk.removeprefix("DOWNLOADS#")] = int(record.count)
-        return counts
+        The counter also gets the link's gsi1 partition, so listing the release's links reads it in the same Query.
+        """
+        DownloadCountRecord(pk=f"SHARE#{link.token_id}", sk=f"{_COUNTER_PREFIX}{size}").update(
+            actions=[
+                DownloadCountRecord.count.add(1),
+                DownloadCountRecord.gsi1pk.set(_release_shares(link.release_id)),
+                DownloadCountRecord.gsi1sk.set(
+                    f"{_link_sort_key(link.created_at, link.token_id)}#{_COUNTER_PREFIX}{size}"
+                ),
+            ]
+        )

@@ -39,10 +39,19 @@ def _swatches(palette: list[str]) -> str:
     return f'<p class="swatches" aria-label="Palette">{spans}</p>' if spans else ""
 
 
+def _format_options(formats: list[str]) -> str:
+    """The format picker's options: the formats every size offers; without one in common (an asset ingested before
+    derived formats existed) a single "as stored" option, which downloads each size in its stored format."""
+    if not formats:
+        return '<option value="">As stored</option>'
+    return "".join(f'<option value="{escape(f)}">{escape(f.upper())}</option>' for f in formats)
+
+
 def render_share_page(token: str, listing: dict[str, Any], preview: dict[str, Any] | None) -> str:
     """The HTML page of a share link: title, artist, preview, palette and a download form.
 
-    ``listing`` is the public listing (``release``, ``sizes``, ``formats``, ``dominant_color``, ``palette``);
+    ``listing`` is the public listing (``release``, ``sizes``, ``formats`` every size offers, ``default_size``,
+    ``dominant_color``, ``palette``): the pickers offer only what exists;
     ``preview`` is ``{"url", "width", "height"}`` of the image shown (None: no preview). The form GETs
     ``{token}/download?size=&format=`` relative to the page, so it works under any API stage prefix.
     """
@@ -53,12 +62,13 @@ def render_share_page(token: str, listing: dict[str, Any], preview: dict[str, An
     if not sizes:
         content = f"<h1>{escape(heading)}</h1><p>The artwork is not ready yet.</p>"
     else:
+        default = listing.get("default_size")
         options = "".join(
-            f'<option value="{escape(s["size"])}"{" selected" if s["size"] == "large" else ""}>'
+            f'<option value="{escape(s["size"])}"{" selected" if s["size"] == default else ""}>'
             f"{escape(s['size'])} — {s['width']}×{s['height']} px</option>"
             for s in sizes
         )
-        formats = "".join(f'<option value="{escape(f)}">{escape(f.upper())}</option>' for f in listing["formats"])
+        formats = _format_options(listing["formats"])
         image = (
             f'<img src="{escape(preview["url"])}" alt="{escape(heading)} artwork"'
             f' width="{preview["width"]}" height="{preview["height"]}">'
