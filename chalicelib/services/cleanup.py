@@ -1,0 +1,241 @@
+"""The release cleanup: everything a deleted release left behind, removed idempotently by the cleanup worker.
+
+Deleting a release (``ReleaseService.delete``) removes the release item and its ISRC claims in one transaction with a
+pending-cleanup marker (``CLEANUP`` / ``RELEASE#{id}``) and queues ``{"type": "release_cleanup", "release_id",
+"owner_id", "requested_at"}``. This service then removes, in this order:
+
+1. the release's assets (``list_for_target("RELEASE#{id}")``, and any asset its cover attachment names that the
+   eventually consistent index does not list yet, or that predates it): every S3 object of each (its ``uploads/`` key
+   and everything under its ``media/`` and ``derived/`` prefixes, listed page by page and deleted in batches of
+   ≤ 1000), then the asset item;
+2. the release's share links (gsi1 ``RELEASE#{id}#SHARES``) and their download counters;
+3. the release partition (tracks, collaborators, history, attachments) and any ISRC claim still naming the release;
+4. the marker, last, so a cleanup that dies half-way is found by the sweep and run again.
+
+Every step deletes what it finds and finds nothing the second time, so a replayed or re-sent message changes nothing.
+A message naming a release that still exists is refused (logged, dropped): nothing of a live release is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.models.catalogue import Release
+from chalicelib.models.domain import Asset
+from chalicelib.services.artwork import COVER_ROLE, release_target
+from chalicelib.services.storage_keys import asset_prefixes
+
+log = logging.getLogger(__name__)
+
+#: How old a pending-cleanup marker must be before the sweep sends its message again (the worker normally removes it
+#: within seconds of the deletion; the queue's visibility timeout and retries stay well under this).
+RESEND_AFTER = timedelta(minutes=15)
+#: How many markers one sweep re-sends at most (the rest wait for the next sweep).
+RESEND_LIMIT = 100
+
+CleanupOutcome = Literal["cleaned", "refused", "dropped"]
+
+_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class ReleaseCleanupMessage(BaseModel):
+    """The cleanup queue's message: ``{"type": "release_cleanup", "release_id", "owner_id", "requested_at"}``.
+
+    Ids are the catalogue's (``[A-Za-z0-9_-]``, ≤ 64 characters), so no crafted id can name another key's prefix;
+    ``requested_at`` is ISO-8601 with a time zone. Other keys are ignored.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    type: Literal["release_cleanup"]
+    release_id: str = Field(pattern=_ID_PATTERN)
+    owner_id: str = Field(min_length=1, max_length=256)
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    """What one cleanup removed: asset items (ids), S3 objects, share-link items (links and their counters)."""
+
+    release_id: str
+    assets: list[str]
+    objects: int
+    share_link_items: int
+
+
+class Marker(Protocol):
+    """A pending-cleanup marker as the catalogue returns it (``PendingCleanup``)."""
+
+    @property
+    def release_id(self) -> str: ...
+
+    @property
+    def owner_id(self) -> str: ...
+
+    @property
+    def requested_at(self) -> datetime: ...
+
+
+class Catalogue(Protocol):
+    """What the cleanup needs of ``CatalogueRepository``."""
+
+    def get(self, release_id: str) -> Release | None: ...
+
+    def pending_cleanups(self, older_than: datetime, limit: int) -> Sequence[Marker]: ...
+
+    def purge_release_partition(self, release_id: str) -> list[str]: ...
+
+    def finish_cleanup(self, release_id: str) -> None: ...
+
+
+class Assets(Protocol):
+    """What the cleanup needs of ``AssetRepository``."""
+
+    def list_for_target(self, target: str) -> list[Asset]: ...
+
+    def get(self, asset_id: str) -> Asset | None: ...
+
+    def delete(self, asset_id: str) -> None: ...
+
+
+class Attachments(Protocol):
+    """What the cleanup needs of ``AttachmentRepository``."""
+
+    def get(self, target: str, role: str) -> tuple[str | None, str | None]: ...
+
+
+class ShareLinks(Protocol):
+    """What the cleanup needs of ``ShareLinkRepository``."""
+
+    def delete_for_release(self, release_id: str) -> int: ...
+
+
+class Objects(Protocol):
+    """What the cleanup needs of ``ObjectStore``."""
+
+    def delete_prefixes(self, prefixes: list[str]) -> list[str]: ...
+
+
+class Queue(Protocol):
+    """The cleanup queue (``MessageQueue``)."""
+
+    def send(self, message: Mapping[str, Any]) -> str: ...
+
+
+def cleanup_message(release_id: str, owner_id: str, requested_at: datetime) -> dict[str, Any]:
+    """The cleanup queue's message body for a deleted release (see ``ReleaseCleanupMessage``)."""
+    return {
+        "type": "release_cleanup",
+        "release_id": release_id,
+        "owner_id": owner_id,
+        "requested_at": requested_at.isoformat(),
+    }
+
+
+def parse_cleanup_message(body: str) -> ReleaseCleanupMessage | None:
+    """The message in an SQS body, or None (logged) when it is not JSON or not a release cleanup of the right shape."""
+    try:
+        return ReleaseCleanupMessage.model_validate(json.loads(body))
+    except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError are both ValueErrors
+        errors = exc.errors(include_input=False) if isinstance(exc, ValidationError) else str(exc)
+        log.error("dropping a malformed cleanup message: %s", errors)
+        return None
+
+
+class CleanupService:
+    """Removes what deleted releases left behind, and re-sends cleanups whose marker is still there after a while."""
+
+    def __init__(
+        self,
+        *,
+        catalogue: Catalogue,
+        assets: Assets,
+        attachments: Attachments,
+        links: ShareLinks,
+        objects: Objects,
+        queue: Queue,
+    ) -> None:
+        self._catalogue = catalogue
+        self._assets = assets
+        self._attachments = attachments
+        self._links = links
+        self._objects = objects
+        self._queue = queue
+
+    def handle_message(self, body: str) -> CleanupOutcome:
+        """One cleanup-queue message body: ``cleaned``, ``refused`` (the release exists) or ``dropped`` (malformed).
+
+        Raises whatever an AWS call raises (throttling, an outage): SQS then retries and finally dead-letters it.
+        """
+        message = parse_cleanup_message(body)
+        if message is None:
+            return "dropped"
+        report = self.clean_release(message.release_id)
+        return "refused" if report is None else "cleaned"
+
+    def clean_release(self, release_id: str) -> CleanupReport | None:
+        """Remove everything of the deleted release ``release_id`` (module docstring); None, with nothing touched, when
+        the release item still exists. Idempotent: a second run removes nothing more and reports nothing removed.
+        """
+        if self._catalogue.get(release_id) is not None:
+            log.error("refusing to clean up release %s: it still exists", release_id)
+            return None
+        target = release_target(release_id)
+        assets = self._release_assets(target)
+        objects = 0
+        for asset in assets:
+            # Bytes first, record last: a run cut short still finds the asset, and with it the keys to delete.
+            objects += len(self._objects.delete_prefixes(asset_prefixes(asset.owner_id, asset.id)))
+            self._assets.delete(asset.id)
+        share_link_items = self._links.delete_for_release(release_id)
+        for asset_id in self._catalogue.purge_release_partition(release_id):
+            # Attachments named these; any still here (none, unless an upload began during this run) goes too.
+            late = self._assets.get(asset_id)
+            if late is not None and _belongs_to(late, target):
+                objects += len(self._objects.delete_prefixes(asset_prefixes(late.owner_id, late.id)))
+                self._assets.delete(late.id)
+                assets.append(late)
+        self._catalogue.finish_cleanup(release_id)
+        report = CleanupReport(
+            release_id=release_id,
+            assets=[asset.id for asset in assets],
+            objects=objects,
+            share_link_items=share_link_items,
+        )
+        log.info("cleaned up release %s: %s", release_id, report)
+        return report
+
+    def _release_assets(self, target: str) -> list[Asset]:
+        """The target's assets from gsi2, and those its cover attachment names that gsi2 does not list (an asset made
+        a moment ago: the index is eventually consistent; one made before the index existed)."""
+        assets = {asset.id: asset for asset in self._assets.list_for_target(target)}
+        for asset_id in self._attachments.get(target, COVER_ROLE):
+            if asset_id and asset_id not in assets:
+                asset = self._assets.get(asset_id)
+                if asset is not None and _belongs_to(asset, target):
+                    assets[asset.id] = asset
+        return list(assets.values())
+
+    def resend_pending(self, now: datetime, *, older_than: timedelta = RESEND_AFTER, limit: int = RESEND_LIMIT) -> int:
+        """Send again the cleanup message of every marker requested before ``now - older_than`` (at most ``limit``),
+        as first requested; the number sent. A marker stays until its cleanup finishes, so a lost or
+        dead-lettered message is retried here. Raises what the queue raises (the schedule's next run tries again).
+        """
+        pending = self._catalogue.pending_cleanups(now - older_than, limit)
+        for marker in pending:
+            self._queue.send(cleanup_message(marker.release_id, marker.owner_id, marker.requested_at))
+        if pending:
+            log.warning("re-sent %d pending release cleanups", len(pending))
+        return len(pending)
+
+
+def _belongs_to(asset: Asset, target: str) -> bool:
+    """Whether ``asset`` was made for ``target`` (its ``attach_to`` is ``{target}#{role}``)."""
+    return bool(asset.attach_to) and str(asset.attach_to).rpartition("#")[0] == target
