@@ -6,8 +6,9 @@ Nothing here runs at import time: ``get_settings()`` builds the object once and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,13 +17,29 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from chalicelib.imaging.specs import DEFAULT_MAX_PIXELS, DEFAULT_ORIGINAL_MAX_PX
 
 Stage = Literal["local", "dev", "prod"]
+APP_NAME = "sleeve"
+
+
+def stage_resource_name(stage: str, suffix: str = "") -> str:
+    """The name of one of a stage's resources: ``sleeve-{stage}`` (the table) or ``sleeve-{stage}-{suffix}``
+    (``ingest``, ``ingest-dlq``, ``dsp-sync``, ``cleanup``…), so that two stages can share an AWS account.
+
+    infra/template.json builds the same names with ``Fn::Sub`` on its ``Stage`` parameter; a test ties the two.
+    """
+    return f"{APP_NAME}-{stage}-{suffix}" if suffix else f"{APP_NAME}-{stage}"
+
+
+def _default_name(suffix: str = "") -> Callable[[dict[str, Any]], str]:
+    # A pydantic default factory that receives the fields validated so far: ``stage`` is declared first. (pydantic
+    # does not call it when the stage itself failed validation.)
+    return lambda data: stage_resource_name(data["stage"], suffix)
 
 
 class Settings(BaseSettings):
     """Every knob Sleeve reads. Sizes are bytes, durations seconds, dimensions px.
 
     Raises ``pydantic.ValidationError`` when a required setting is missing or out of range (for instance a presigned
-    POST lifetime above 900 s, or a ``prod`` stage without a Cognito user pool).
+    POST lifetime above 900 s, or a ``dev``/``prod`` stage without a Cognito user pool or app client id).
     """
 
     model_config = SettingsConfigDict(env_prefix="SLEEVE_", extra="ignore")
@@ -35,11 +52,14 @@ class Settings(BaseSettings):
     # Points boto3 and PynamoDB at moto server locally; unset in AWS.
     aws_endpoint_url: str | None = None
 
-    table_name: str = "sleeve"
+    # Names default to the stage's (``sleeve-{stage}``, ``sleeve-{stage}-ingest``…); the bucket's holds the account id.
+    table_name: str = Field(default_factory=_default_name())
     bucket_name: str
-    ingest_queue_name: str = "sleeve-ingest"
+    ingest_queue_name: str = Field(default_factory=_default_name("ingest"))
     # Released releases are queued here for the DSP worker; resolved by name, so no account-specific URL to configure.
-    sync_queue_name: str = "sleeve-dsp-sync"
+    sync_queue_name: str = Field(default_factory=_default_name("dsp-sync"))
+    # Deleted releases are queued here for the cleanup worker (their objects, assets, links and claims).
+    cleanup_queue_name: str = Field(default_factory=_default_name("cleanup"))
 
     upload_max_bytes: int = Field(default=25_000_000, gt=0)
     upload_url_ttl_s: int = Field(default=900, gt=0, le=900)
@@ -64,6 +84,9 @@ class Settings(BaseSettings):
             raise ValueError("SLEEVE_JWT_SECRET is required in the local stage")
         if self.stage != "local" and not self.cognito_user_pool_id:
             raise ValueError("SLEEVE_COGNITO_USER_POOL_ID is required outside the local stage")
+        # Without it any app client of the pool could call Sleeve with its own tokens.
+        if self.stage != "local" and not self.cognito_app_client_id:
+            raise ValueError("SLEEVE_COGNITO_APP_CLIENT_ID is required outside the local stage")
         return self
 
 

@@ -64,6 +64,14 @@ def get_sync_queue() -> MessageQueue:
 
 
 @lru_cache(maxsize=1)
+def get_cleanup_queue() -> MessageQueue:
+    """The cleanup queue (``cleanup_queue_name``): deleted releases whose objects and items are still to remove."""
+    from chalicelib.store.queues import MessageQueue
+
+    return MessageQueue(get_sqs_client(), get_settings().cleanup_queue_name)
+
+
+@lru_cache(maxsize=1)
 def _bound_records() -> bool:
     from chalicelib.store.records import bind_records
 
@@ -186,6 +194,7 @@ _FACTORIES = (
     get_s3_client,
     get_sqs_client,
     get_sync_queue,
+    get_cleanup_queue,
     _bound_records,
     get_object_store,
     get_catalogue_repository,

@@ -451,6 +451,27 @@ def load_template(template_path: str | Path) -> dict[str, Any]:
     return template
 
 
+def _parameter_values(declared: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """The value of every declared parameter: the given one, else its ``Default``; checked against ``AllowedValues``.
+
+    Raises :class:`ProvisionError`, as CloudFormation refuses the stack, for an undeclared parameter, a parameter with
+    neither a value nor a default, or a value outside ``AllowedValues``.
+    """
+    undeclared = sorted(set(given) - set(declared))
+    if undeclared:
+        raise ProvisionError(f"parameters {undeclared} are not declared by the template")
+    values: dict[str, Any] = {}
+    for name, spec in declared.items():
+        value = given.get(name, spec.get("Default"))
+        if value is None:
+            raise ProvisionError(f"parameter {name} has no value and no default: pass parameters={{{name!r}: …}}")
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and value not in allowed:
+            raise ProvisionError(f"parameter {name}={value!r} is not one of {allowed}")
+        values[name] = value
+    return values
+
+
 def provision(
     template_path: str | Path,
     session_or_clients: _Session | Mapping[str, Any],
@@ -466,13 +487,14 @@ def provision(
     ``session_or_clients`` is a boto3 ``Session`` (clients are made with ``region`` and ``endpoint_url``, e.g. a moto
     server URL; ``None`` suits ``moto.mock_aws``) or a mapping ``{"dynamodb": client, "s3": client, "sqs": client}``.
     ``account_id`` and ``region`` feed ``${AWS::AccountId}`` / ``${AWS::Region}`` and the ARNs built locally; they must
-    match the emulator's (moto: 123456789012) for S3 → SQS notifications to be delivered. ``parameters`` override the
-    template's ``Parameters`` defaults.
+    match the emulator's (moto: 123456789012) for S3 → SQS notifications to be delivered. ``parameters`` give the
+    template's ``Parameters`` (Sleeve's: ``{"Stage": "local"}``); a declared parameter without a default must be given.
 
     Supported types: AWS::DynamoDB::Table, AWS::SQS::Queue, AWS::SQS::QueuePolicy, AWS::S3::Bucket; other types are
     skipped with a log line. Running it twice changes nothing (no second s3:TestEvent either).
 
-    Raises :class:`ProvisionError` for unsupported intrinsics or references to missing/skipped resources, and
+    Raises :class:`ProvisionError` for unsupported intrinsics, references to missing/skipped resources and missing,
+    undeclared or disallowed parameters, and
     ``botocore.exceptions.ClientError`` when the emulator refuses a call.
     """
     template = load_template(template_path)
@@ -491,13 +513,12 @@ def provision(
                 cache[service] = session.client(service, region_name=region, endpoint_url=endpoint_url)
             return cache[service]
 
-    defaults = {key: spec.get("Default") for key, spec in template.get("Parameters", {}).items()}
     ctx = _Context(
         clients=clients,
         account_id=account_id,
         region=region,
         stack_name=stack_name,
-        parameters={**defaults, **(parameters or {})},
+        parameters=_parameter_values(template.get("Parameters", {}), parameters or {}),
     )
     resources: dict[str, Any] = template.get("Resources", {})
     for name in _creation_order(resources):

@@ -329,7 +329,7 @@ class EventPump:
 
     @property
     def sources(self) -> list[str]:
-        """One line per delivered event source, e.g. ``"sqs sleeve-ingest → handle_ingest (batch 1)"``."""
+        """One line per delivered event source, e.g. ``"sqs sleeve-local-ingest → handle_ingest (batch 1)"``."""
         lines = [f"sqs {p.queue_name} → {p.source.name} (batch {p.source.batch_size})" for p in self._pollers]
         lines += [f"schedule every {t.period_s:g} s → {name}" for name, t in self._tickers.items()]
         return lines

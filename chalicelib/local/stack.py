@@ -169,8 +169,14 @@ def start_stack(
             aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "testing"),
             region_name=region,
         )
+        # The template's names carry the stage (sleeve-local-…), as .chalice/config.json's do.
         resources = provision(
-            root / TEMPLATE_PATH, session, account_id=LOCAL_ACCOUNT_ID, region=region, endpoint_url=moto.url
+            root / TEMPLATE_PATH,
+            session,
+            account_id=LOCAL_ACCOUNT_ID,
+            region=region,
+            endpoint_url=moto.url,
+            parameters={"Stage": env["SLEEVE_STAGE"]},
         )
         check_environment(env, resources)
         chalice_app = app if app is not None else load_app(root)

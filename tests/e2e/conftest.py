@@ -17,6 +17,7 @@ import boto3
 import httpx
 import pytest
 
+from chalicelib.config import stage_resource_name
 from chalicelib.local.environment import stage_environment
 from chalicelib.local.process import StackProcess, spawn_stack
 from tests.conftest import REPO_ROOT
@@ -135,8 +136,8 @@ def aws(stack: StackProcess) -> Aws:
         s3=boto3.client("s3", **options),
         sqs=boto3.client("sqs", **options),
         bucket=stack.bucket_name,
-        ingest_queue_url=stack.queue_urls["sleeve-ingest"],
-        dead_letter_queue_url=stack.queue_urls["sleeve-ingest-dlq"],
+        ingest_queue_url=stack.queue_urls[stage_resource_name("local", "ingest")],
+        dead_letter_queue_url=stack.queue_urls[stage_resource_name("local", "ingest-dlq")],
     )
 
 

@@ -211,7 +211,7 @@ def deliver_and_wait(aws: Aws, stack: StackProcess, body: str) -> None:
     def handled() -> bool:
         with open(stack.log_path, encoding="utf-8", errors="replace") as handle:
             handle.seek(log_start)
-            return "sqs sleeve-ingest → handle_ingest: 1 message(s) ok" in handle.read()
+            return "sqs sleeve-local-ingest → handle_ingest: 1 message(s) ok" in handle.read()
 
     wait_for(handled, timeout_s=30, what="the worker to handle the event")
     wait_for(lambda: aws.queue_is_drained(aws.ingest_queue_url), timeout_s=10, what="the ingest queue to drain")

@@ -19,8 +19,13 @@ import httpx
 import pytest
 from chalice.app import Chalice, CloudWatchEvent, Cron, Rate, SQSEvent
 
+from chalicelib.config import stage_resource_name
 from chalicelib.local.pump import build_sqs_record, failed_message_ids, parse_rate
 from chalicelib.local.stack import Stack, start_stack
+
+# The template's queues as the local stack provisions them (Stage=local).
+INGEST_QUEUE = stage_resource_name("local", "ingest")
+INGEST_DLQ = stage_resource_name("local", "ingest-dlq")
 
 MAX_RECEIVE_COUNT = 5  # infra/template.json, IngestQueue.RedrivePolicy
 
@@ -66,7 +71,7 @@ def make_app(recorder: Recorder) -> Chalice:
         assert request is not None
         return {"pong": True, "path": request.path}
 
-    @app.on_sqs_message(queue="sleeve-ingest", batch_size=10)
+    @app.on_sqs_message(queue=INGEST_QUEUE, batch_size=10)
     def consume(event: SQSEvent) -> dict[str, Any]:
         context: Any = event.context  # the pump's Lambda context object
         recorder.add(Call("sqs", event.to_dict(), context.function_name, context.get_remaining_time_in_millis()))
@@ -110,7 +115,7 @@ def running() -> Iterator[Running]:
         urls = stack.resources["queue_urls"]
         # Configuring the bucket notification sent an s3:TestEvent; wait for it so tests start from a quiet queue.
         recorder.wait_until(lambda calls: any("s3:TestEvent" in r["body"] for r in recorder.records()))
-        yield Running(stack, recorder, stack.boto3_client("s3"), sqs, urls["sleeve-ingest"], urls["sleeve-ingest-dlq"])
+        yield Running(stack, recorder, stack.boto3_client("s3"), sqs, urls[INGEST_QUEUE], urls[INGEST_DLQ])
 
 
 def _records_with(running: Running, marker: str) -> list[dict[str, Any]]:
@@ -173,7 +178,7 @@ def test_sqs_message_reaches_the_handler_in_the_lambda_event_shape(running: Runn
     assert record["messageId"] == sent["MessageId"]
     assert record["md5OfBody"] == sent["MD5OfMessageBody"]
     assert record["eventSource"] == "aws:sqs"
-    assert record["eventSourceARN"] == "arn:aws:sqs:us-east-1:123456789012:sleeve-ingest"
+    assert record["eventSourceARN"] == f"arn:aws:sqs:us-east-1:123456789012:{INGEST_QUEUE}"
     assert record["awsRegion"] == "us-east-1"
     assert set(record["attributes"]) == {
         "ApproximateReceiveCount",
@@ -284,7 +289,7 @@ def test_start_stack_sets_and_restores_the_app_environment(monkeypatch: pytest.M
     assert during["SLEEVE_STAGE"] == "local"
     assert during["SLEEVE_AWS_ENDPOINT_URL"] == stack.moto_url
     assert during["AWS_ENDPOINT_URL"] == stack.moto_url
-    assert during["SLEEVE_BUCKET_NAME"] == "sleeve-media-123456789012-us-east-1"
+    assert during["SLEEVE_BUCKET_NAME"] == "sleeve-local-media-123456789012-us-east-1"
     assert during["SLEEVE_UPLOAD_MAX_BYTES"] == "1234"
     assert during["AWS_ACCESS_KEY_ID"] == "testing"
     assert "AWS_PROFILE" not in during

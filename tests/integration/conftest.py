@@ -17,12 +17,21 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib.auth import issue_local_token
+from chalicelib.config import stage_resource_name
 from chalicelib.container import reset_container
-from chalicelib.local.provision import provision
+from chalicelib.local.provision import ProvisionResult, provision
 from tests.conftest import REPO_ROOT
 
 TEMPLATE = REPO_ROOT / "infra" / "template.json"
-BUCKET = "sleeve-media-123456789012-us-east-1"
+# The local stage's names (infra/template.json with Stage=local, as the local stack provisions it).
+STAGE = "local"
+TABLE = stage_resource_name(STAGE)
+BUCKET = f"sleeve-{STAGE}-media-123456789012-us-east-1"
+INGEST_QUEUE = stage_resource_name(STAGE, "ingest")
+INGEST_DLQ = stage_resource_name(STAGE, "ingest-dlq")
+SYNC_QUEUE = stage_resource_name(STAGE, "dsp-sync")
+CLEANUP_QUEUE = stage_resource_name(STAGE, "cleanup")
+CLEANUP_DLQ = stage_resource_name(STAGE, "cleanup-dlq")
 SECRET = "integration-test-secret-of-at-least-32-bytes"
 TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -30,10 +39,15 @@ TEST_ENV = {
     "AWS_SECURITY_TOKEN": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
-    "SLEEVE_STAGE": "local",
+    "SLEEVE_STAGE": STAGE,
     "SLEEVE_BUCKET_NAME": BUCKET,
     "SLEEVE_JWT_SECRET": SECRET,
 }
+
+
+def provision_local(session: boto3.Session) -> ProvisionResult:
+    """infra/template.json provisioned on ``session`` (inside ``mock_aws``) for the local stage."""
+    return provision(TEMPLATE, session, parameters={"Stage": STAGE})
 
 
 @dataclass
@@ -69,14 +83,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     for name, value in TEST_ENV.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        provision(TEMPLATE, boto3.Session(region_name="us-east-1"))
+        provision_local(boto3.Session(region_name="us-east-1"))
         reset_container()
         sqs = boto3.client("sqs", region_name="us-east-1")
         aws = Aws(
             s3=boto3.client("s3", region_name="us-east-1"),
             sqs=sqs,
-            ingest_queue_url=sqs.get_queue_url(QueueName="sleeve-ingest")["QueueUrl"],
-            dead_letter_queue_url=sqs.get_queue_url(QueueName="sleeve-ingest-dlq")["QueueUrl"],
+            ingest_queue_url=sqs.get_queue_url(QueueName=INGEST_QUEUE)["QueueUrl"],
+            dead_letter_queue_url=sqs.get_queue_url(QueueName=INGEST_DLQ)["QueueUrl"],
         )
         # Configuring the notification sends s3:TestEvent; start each test with an empty queue.
         aws.receive_notifications(wait=0)
@@ -124,7 +138,7 @@ def run_ingest(client: Client, aws: Aws, *, function: str = "handle_ingest") -> 
 
 def invoke_with_body(client: Client, body: str, *, function: str = "handle_ingest") -> Any:
     """Invoke an SQS worker with one message whose body is ``body``."""
-    queue = "sleeve-ingest-dlq" if function == "handle_ingest_dead_letter" else "sleeve-ingest"
+    queue = INGEST_DLQ if function == "handle_ingest_dead_letter" else INGEST_QUEUE
     event = client.events.generate_sqs_event(message_bodies=[body], queue_name=queue)
     return client.lambda_.invoke(function, event)
 

@@ -27,9 +27,17 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib.container import reset_container
-from chalicelib.local.provision import provision
 from tests.conftest import REPO_ROOT
-from tests.integration.conftest import TEMPLATE, TEST_ENV, auth, body_of, call, create_release
+from tests.integration.conftest import (
+    SYNC_QUEUE,
+    TABLE,
+    TEST_ENV,
+    auth,
+    body_of,
+    call,
+    create_release,
+    provision_local,
+)
 
 STATUSES = ("draft", "recording", "mixed", "mastered", "scheduled", "released", "locked")
 
@@ -113,7 +121,7 @@ def client() -> Iterator[Client]:
         for name, value in TEST_ENV.items():
             env.setenv(name, value)
         with mock_aws():
-            provision(TEMPLATE, boto3.Session(region_name="us-east-1"))
+            provision_local(boto3.Session(region_name="us-east-1"))
             reset_container()
             from app import app
 
@@ -200,14 +208,14 @@ def error_of(response: Any) -> tuple[int, str, dict[str, Any]]:
 
 
 def sync_messages(release_id: str) -> list[dict[str, Any]]:
-    """The bodies of the messages on ``sleeve-dsp-sync`` about ``release_id`` (the queue is drained)."""
+    """The bodies of the messages on the DSP-sync queue about ``release_id`` (the queue is drained)."""
     return [body for body in drain_sync_queue() if body.get("release_id") == release_id]
 
 
 def drain_sync_queue() -> list[dict[str, Any]]:
-    """The bodies of every message waiting on ``sleeve-dsp-sync``, deleted as read."""
+    """The bodies of every message waiting on the DSP-sync queue, deleted as read."""
     sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.get_queue_url(QueueName="sleeve-dsp-sync")["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=SYNC_QUEUE)["QueueUrl"]
     bodies: list[dict[str, Any]] = []
     while True:
         batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
@@ -229,7 +237,7 @@ def shared_ids() -> set[str]:
 def small_table(client: Client, shared_ids: set[str]) -> Iterator[None]:
     """After each test, delete every item but the shared releases' partitions and empty the DSP-sync queue."""
     yield
-    table = boto3.resource("dynamodb", region_name="us-east-1").Table("sleeve")
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(TABLE)
     keep = {f"RELEASE#{release_id}" for release_id in shared_ids}
     scan: dict[str, Any] = {"ProjectionExpression": "pk, sk"}
     keys: list[dict[str, Any]] = []

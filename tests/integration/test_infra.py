@@ -1,59 +1,189 @@
-"""infra/ is the one declaration: names the code and the local stage use must match it."""
+"""infra/ is the one declaration: the names that .chalice/config.json, Settings, the workers and the local stack use
+must be the ones it makes for each stage, and the package `chalice package --merge-template` builds must be deployable.
+"""
 
 from __future__ import annotations
 
+import fnmatch
+import importlib
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
 
 from chalicelib.config import Settings
-from chalicelib.workers.queues import INGEST_DEAD_LETTER_QUEUE, INGEST_QUEUE, SYNC_DEAD_LETTER_QUEUE, SYNC_QUEUE
+from chalicelib.local.environment import stage_environment
+from chalicelib.local.provision import provision
+from chalicelib.workers import queues
 from tests.conftest import REPO_ROOT
 
+STAGES = ("local", "dev", "prod")
+DEPLOYED_STAGES = ("dev", "prod")
+ACCOUNT, REGION = "123456789012", "us-east-1"
+TEMPLATE = REPO_ROOT / "infra" / "template.json"
+# Lambda's python3.11 runtime can no longer be created (AWS Lambda runtimes: deprecation); 3.12 runs on AL2023.
+RUNTIME = "python3.12"
 
-def _template() -> dict:
-    return json.loads((REPO_ROOT / "infra" / "template.json").read_text())
+# `chalice package` without building the Lambda bundle (no pip, no network): an empty zip stands in for it. Run in a
+# child process because Chalice puts the stage's environment_variables in os.environ before it imports app.py.
+_PACKAGE = """
+import os, sys, tempfile, zipfile
+from chalice.deploy import deployer
+bundle = os.path.join(tempfile.mkdtemp(), "deployment.zip")
+zipfile.ZipFile(bundle, "w").close()
+def handle_deploymentpackage(self, config, resource):
+    resource.filename = bundle
+deployer.DeploymentPackager.handle_deploymentpackage = handle_deploymentpackage
+from chalice.cli import main
+sys.argv = ["chalice", "--project-dir", sys.argv[1], "package", "--stage", sys.argv[2],
+            "--merge-template", "infra/template.json", sys.argv[3]]
+sys.exit(main())
+"""
 
 
-def _policy_actions() -> set[str]:
-    config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
-    policy = json.loads((REPO_ROOT / ".chalice" / config["iam_policy_file"]).read_text())
-    return {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+def _template() -> dict[str, Any]:
+    return json.loads(TEMPLATE.read_text())
 
 
-def test_queue_and_table_names_match_the_template():
+def _config() -> dict[str, Any]:
+    return json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
+
+
+def _policy() -> dict[str, Any]:
+    return json.loads((REPO_ROOT / ".chalice" / _config()["iam_policy_file"]).read_text())
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def _allows(action: str, resource: str) -> bool:
+    """Whether the functions' policy allows ``action`` on ``resource`` (IAM's ``*`` wildcard, as fnmatch reads it)."""
+    return any(
+        statement["Effect"] == "Allow"
+        and any(fnmatch.fnmatchcase(action, pattern) for pattern in _as_list(statement["Action"]))
+        and any(fnmatch.fnmatchcase(resource, pattern) for pattern in _as_list(statement["Resource"]))
+        for statement in _policy()["Statement"]
+    )
+
+
+def _stage_names(stage: str) -> dict[str, str]:
+    """What ``stage`` must call its resources (the issue's naming rule, written out once)."""
+    return {
+        "table": f"sleeve-{stage}",
+        "bucket": f"sleeve-{stage}-media-{ACCOUNT}-{REGION}",
+        "ingest": f"sleeve-{stage}-ingest",
+        "ingest_dlq": f"sleeve-{stage}-ingest-dlq",
+        "sync": f"sleeve-{stage}-dsp-sync",
+        "sync_dlq": f"sleeve-{stage}-dsp-sync-dlq",
+        "cleanup": f"sleeve-{stage}-cleanup",
+        "cleanup_dlq": f"sleeve-{stage}-cleanup-dlq",
+    }
+
+
+@pytest.fixture
+def stage_queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], ModuleType]]:
+    """chalicelib.workers.queues as it is imported with ``SLEEVE_STAGE=stage`` (reloaded back afterwards)."""
+
+    def load(stage: str) -> ModuleType:
+        monkeypatch.setenv("SLEEVE_STAGE", stage)
+        return importlib.reload(queues)
+
+    yield load
+    monkeypatch.undo()
+    importlib.reload(queues)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_config_settings_workers_and_template_name_the_same_resources(
+    stage: str, monkeypatch: pytest.MonkeyPatch, stage_queues: Callable[[str], ModuleType]
+) -> None:
+    # Given: the names the stage must use, the stage's variables in .chalice/config.json (the dev/prod bucket holds
+    # ACCOUNT_ID and REGION placeholders to fill before deploying)
+    expected = _stage_names(stage)
+    variables = stage_environment(REPO_ROOT, stage)
+    bucket = variables["SLEEVE_BUCKET_NAME"].replace("ACCOUNT_ID", ACCOUNT).replace("REGION", REGION)
+
+    # When: Settings read those variables, Settings derive names from the stage alone, the workers' module is
+    # imported for the stage, and the template is provisioned with Stage=stage as the local stack does
+    for name in [name for name in os.environ if name.startswith("SLEEVE_")]:
+        monkeypatch.delenv(name)
+    # Secrets stay out of config.json: the deployment supplies them.
+    monkeypatch.setenv("SLEEVE_CURSOR_SECRET", "a-cursor-secret-of-at-least-32-characters")
+    identity = {"jwt_secret": "s", "cognito_user_pool_id": "p", "cognito_app_client_id": "c"}
+    derived = Settings(stage=stage, bucket_name=bucket, **identity)  # type: ignore[arg-type]
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    configured = Settings()  # type: ignore[call-arg]
+    workers = stage_queues(stage)
+    with mock_aws():
+        provisioned = provision(
+            TEMPLATE, boto3.Session(region_name=REGION), account_id=ACCOUNT, region=REGION, parameters={"Stage": stage}
+        )
+
+    # Then: one name per resource everywhere
+    assert variables["SLEEVE_STAGE"] == stage
+    assert bucket == provisioned["bucket_name"] == expected["bucket"]
+    for settings in (configured, derived):
+        assert settings.table_name == provisioned["table_name"] == expected["table"]
+        assert settings.ingest_queue_name == workers.INGEST_QUEUE == expected["ingest"]
+        assert settings.sync_queue_name == workers.SYNC_QUEUE == expected["sync"]
+        assert settings.cleanup_queue_name == workers.CLEANUP_QUEUE == expected["cleanup"]
+    dead_letters = (workers.INGEST_DEAD_LETTER_QUEUE, workers.SYNC_DEAD_LETTER_QUEUE, workers.CLEANUP_DEAD_LETTER_QUEUE)
+    assert dead_letters == (expected["ingest_dlq"], expected["sync_dlq"], expected["cleanup_dlq"])
+    queue_names = {value for key, value in expected.items() if key not in ("table", "bucket")}
+    assert set(provisioned["queue_urls"]) == queue_names
+
+
+def test_the_template_names_every_resource_after_the_stage_parameter() -> None:
+    template = _template()
+    assert template["Parameters"]["Stage"]["AllowedValues"] == list(STAGES)
+    # No default: a deploy must say which stage it is, or it would take another stage's names.
+    assert "Default" not in template["Parameters"]["Stage"]
+    for name, resource in template["Resources"].items():
+        properties = resource["Properties"]
+        for key in ("TableName", "QueueName", "BucketName", "AlarmName"):
+            if key in properties:
+                assert properties[key]["Fn::Sub"].startswith("sleeve-${Stage}"), name
+
+
+@pytest.mark.parametrize(("queue", "dead_letters"), [("Sync", "SyncDeadLetter"), ("Cleanup", "CleanupDeadLetter")])
+def test_queues_dead_letter_after_five_receives_and_their_dead_letters_raise_an_alarm(
+    queue: str, dead_letters: str
+) -> None:
     resources = _template()["Resources"]
-    assert resources["IngestQueue"]["Properties"]["QueueName"] == INGEST_QUEUE
-    assert resources["IngestDeadLetterQueue"]["Properties"]["QueueName"] == INGEST_DEAD_LETTER_QUEUE
-    assert resources["SyncQueue"]["Properties"]["QueueName"] == SYNC_QUEUE
-    assert resources["SyncDeadLetterQueue"]["Properties"]["QueueName"] == SYNC_DEAD_LETTER_QUEUE
-    defaults = Settings(bucket_name="b", jwt_secret="s")
-    assert resources["SleeveTable"]["Properties"]["TableName"] == defaults.table_name
-    assert defaults.ingest_queue_name == INGEST_QUEUE
-    assert defaults.sync_queue_name == SYNC_QUEUE
-    variables = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())["environment_variables"]
-    assert variables["SLEEVE_SYNC_QUEUE_NAME"] == SYNC_QUEUE
-
-
-def test_the_sync_queue_dead_letters_and_its_dead_letters_raise_an_alarm():
-    resources = _template()["Resources"]
-    sync = resources["SyncQueue"]["Properties"]
-    assert sync["RedrivePolicy"] == {
-        "deadLetterTargetArn": {"Fn::GetAtt": ["SyncDeadLetterQueue", "Arn"]},
+    properties = resources[f"{queue}Queue"]["Properties"]
+    assert properties["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [f"{dead_letters}Queue", "Arn"]},
         "maxReceiveCount": 5,
     }
     # Lambda asks for a visibility timeout of at least six times the consumer's timeout ("Using Lambda with Amazon
-    # SQS"): 360 s leaves the DSP worker up to 60 s. Messages wait up to 14 days (the SQS maximum) for a DSP outage.
-    assert sync["VisibilityTimeout"] == 360
-    assert sync["MessageRetentionPeriod"] == resources["SyncDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"]
-    assert sync["MessageRetentionPeriod"] == 1209600
-    alarm = resources["SyncDeadLetterAlarm"]["Properties"]
+    # SQS"): 360 s leaves the consumer up to 60 s. Messages wait up to 14 days (the SQS maximum) through an outage.
+    assert properties["VisibilityTimeout"] == 360
+    for stage in DEPLOYED_STAGES:
+        for function, settings in _config()["stages"][stage]["lambda_functions"].items():
+            assert settings["lambda_timeout"] * 6 <= 360, function
+    assert properties["MessageRetentionPeriod"] == 1209600
+    assert resources[f"{dead_letters}Queue"]["Properties"]["MessageRetentionPeriod"] == 1209600
+    alarm = resources[f"{dead_letters}Alarm"]["Properties"]
     ingest_alarm = resources["IngestDeadLetterAlarm"]["Properties"]
-    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["SyncDeadLetterQueue", "QueueName"]}}]
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [f"{dead_letters}Queue", "QueueName"]}}
+    ]
     shared = set(ingest_alarm) - {"AlarmName", "AlarmDescription", "Dimensions"}
     assert {key: alarm[key] for key in shared} == {key: ingest_alarm[key] for key in shared}
-    assert _template()["Outputs"]["SyncQueueUrl"] == {"Value": {"Ref": "SyncQueue"}}
+    assert _template()["Outputs"][f"{queue}QueueUrl"] == {"Value": {"Ref": f"{queue}Queue"}}
 
 
-def test_the_table_declares_the_three_indexes_and_their_key_attributes():
+def test_the_table_declares_the_three_indexes_and_their_key_attributes() -> None:
     table = _template()["Resources"]["SleeveTable"]["Properties"]
     indexes = {
         index["IndexName"]: (
@@ -67,7 +197,7 @@ def test_the_table_declares_the_three_indexes_and_their_key_attributes():
     assert declared == {"pk": "S", "sk": "S"} | {f"gsi{n}{k}": "S" for n in (1, 2, 3) for k in ("pk", "sk")}
 
 
-def test_the_ingest_queue_dead_letters_and_the_bucket_notifies_it():
+def test_the_ingest_queue_dead_letters_and_the_bucket_notifies_it() -> None:
     resources = _template()["Resources"]
     redrive = resources["IngestQueue"]["Properties"]["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]}
@@ -75,36 +205,152 @@ def test_the_ingest_queue_dead_letters_and_the_bucket_notifies_it():
     assert queue_configs[0]["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "uploads/"}]
 
 
-def test_the_local_stage_names_the_bucket_the_template_makes_locally():
-    stage = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())["stages"]["local"]
-    bucket = _template()["Resources"]["MediaBucket"]["Properties"]["BucketName"]["Fn::Sub"]
-    expected = bucket.replace("${AWS::AccountId}", "123456789012").replace("${AWS::Region}", "us-east-1")
-    assert stage["environment_variables"]["SLEEVE_BUCKET_NAME"] == expected
-
-
-def test_worker_function_settings_name_real_handlers():
+def test_worker_function_settings_name_real_handlers() -> None:
     from app import app
 
     handlers = {source.name for source in app.event_sources}
-    config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
-    for stage in ("dev", "prod"):
+    config = _config()
+    for stage in DEPLOYED_STAGES:
         assert set(config["stages"][stage]["lambda_functions"]) <= handlers
+    assert {"handle_cleanup", "handle_cleanup_dead_letter", "resend_pending_cleanups"} <= handlers
 
 
-def test_function_roles_reach_the_resources_the_template_names():
-    config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
+@pytest.mark.parametrize("stage", STAGES)
+def test_function_roles_reach_every_resource_of_their_stage(stage: str) -> None:
+    # Given: the stage's physical names and ARNs
+    names = _stage_names(stage)
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{names['table']}"
+    bucket = f"arn:aws:s3:::{names['bucket']}"
+    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:"
+    config = _config()
     assert config["autogen_policy"] is False
-    policy = json.loads((REPO_ROOT / ".chalice" / config["iam_policy_file"]).read_text())
-    resources = {
-        r for s in policy["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+
+    # Then: DynamoDB on the table and its indexes (transactions, batches; the cleanup worker's queries and deletes)
+    table_actions = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems"]
+    table_actions += ["BatchWriteItem", "BatchGetItem", "ConditionCheckItem"]
+    for action in table_actions:
+        assert _allows(f"dynamodb:{action}", table), action
+    assert _allows("dynamodb:Query", f"{table}/index/gsi2")
+    # S3: read, write and delete under the three prefixes; list the bucket (a missing key answers 404, and the
+    # cleanup worker finds what a release left)
+    for prefix in ("uploads", "media", "derived"):
+        for action in ("GetObject", "PutObject", "DeleteObject"):
+            assert _allows(f"s3:{action}", f"{bucket}/{prefix}/alice/a1/x"), (prefix, action)
+    assert _allows("s3:ListBucket", bucket)
+    # SQS: consume every queue (and its dead letters), send to the DSP-sync and cleanup queues, look URLs up
+    for key in ("ingest", "ingest_dlq", "sync", "sync_dlq", "cleanup", "cleanup_dlq"):
+        for action in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "GetQueueUrl"):
+            assert _allows(f"sqs:{action}", queue + names[key]), (key, action)
+    assert _allows("sqs:SendMessage", queue + names["sync"])
+    assert _allows("sqs:SendMessage", queue + names["cleanup"])
+
+
+def _gateway_responses() -> dict[str, dict[str, Any]]:
+    return {
+        resource["Properties"]["ResponseType"]: resource["Properties"]
+        for resource in _template()["Resources"].values()
+        if resource["Type"] == "AWS::ApiGateway::GatewayResponse"
     }
-    template = _template()["Resources"]
-    assert f"arn:*:dynamodb:*:*:table/{template['SleeveTable']['Properties']['TableName']}" in resources
-    bucket_prefix = template["MediaBucket"]["Properties"]["BucketName"]["Fn::Sub"].split("${")[0]
-    assert f"arn:*:s3:::{bucket_prefix}*/uploads/*" in resources
-    assert any(r.endswith(":sleeve-*") for r in resources if r.startswith("arn:*:sqs"))
 
 
-def test_function_roles_may_write_in_transactions_and_batches_and_look_up_queues():
-    # Release lifecycle changes are transactions, release deletes batch writes; MessageQueue resolves URLs by name
-    assert {"dynamodb:TransactWriteItems", "dynamodb:BatchWriteItem", "sqs:GetQueueUrl"} <= _policy_actions()
+@pytest.mark.parametrize(
+    ("response_type", "status", "code"),
+    [
+        ("MISSING_AUTHENTICATION_TOKEN", "404", "not_found"),  # API Gateway's answer for an unknown path or method
+        ("RESOURCE_NOT_FOUND", "404", "not_found"),
+        ("REQUEST_TOO_LARGE", "413", "too_large"),
+        ("UNSUPPORTED_MEDIA_TYPE", "415", "unsupported_media_type"),
+        ("THROTTLED", "429", "throttled"),
+        ("QUOTA_EXCEEDED", "429", "quota_exceeded"),
+        ("ACCESS_DENIED", "403", "forbidden"),
+        ("INTEGRATION_TIMEOUT", "504", "timeout"),
+        ("INTEGRATION_FAILURE", "502", "internal_error"),
+        ("DEFAULT_4XX", None, "invalid_request"),
+        ("DEFAULT_5XX", None, "internal_error"),
+    ],
+)
+def test_api_gateway_errors_have_the_one_error_shape(response_type: str, status: str | None, code: str) -> None:
+    # Given: the gateway response API Gateway sends instead of calling the app
+    response = _gateway_responses()[response_type]
+
+    # Then: on Chalice's RestAPI, with the app's error body, a status, and CORS so that browser apps can read it
+    assert response["RestApiId"] == {"Ref": "RestAPI"}
+    assert response.get("StatusCode") == status  # DEFAULT_4XX/5XX keep API Gateway's own status
+    body = json.loads(response["ResponseTemplates"]["application/json"])
+    assert body == {"error": {"code": code, "message": body["error"]["message"], "details": {}}}
+    assert body["error"]["message"].endswith(".") and "$" not in body["error"]["message"]  # nothing echoed back
+    assert response["ResponseParameters"] == {"gatewayresponse.header.Access-Control-Allow-Origin": "'*'"}
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """stage → the CloudFormation template `chalice package --stage STAGE --merge-template` writes (sam.json)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLEEVE_", "AWS_"))}
+    env["AWS_DEFAULT_REGION"] = REGION
+    out = tmp_path_factory.mktemp("package")
+    running = {
+        stage: subprocess.Popen(
+            [sys.executable, "-c", _PACKAGE, str(REPO_ROOT), stage, str(out / stage)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for stage in DEPLOYED_STAGES
+    }
+    for stage, process in running.items():
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, f"chalice package --stage {stage} failed:\n{output}"
+    return {stage: out / stage / "sam.json" for stage in running}
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_package_runs_every_function_on_python_3_12_and_on_its_stage_queues(
+    packages: dict[str, Path], stage: str
+) -> None:
+    # Given: the package of the stage
+    package = json.loads(packages[stage].read_text())
+    resources = package["Resources"]
+    functions = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    names = _stage_names(stage)
+
+    # Then: every function (API, workers, schedules) on python3.12, with the stage's variables
+    assert {"APIHandler", "HandleIngest", "HandleCleanup", "ResendPendingCleanups"} <= set(functions)
+    assert {name: p["Runtime"] for name, p in functions.items()} == dict.fromkeys(functions, RUNTIME)
+    for properties in functions.values():
+        variables = properties["Environment"]["Variables"]
+        assert variables["SLEEVE_STAGE"] == stage
+        assert variables["SLEEVE_TABLE_NAME"] == names["table"]
+    # and the SQS consumers read the stage's queues, which the merged template declares
+    declared = {
+        r["Properties"]["QueueName"]["Fn::Sub"].replace("${Stage}", stage)
+        for r in resources.values()
+        if r["Type"] == "AWS::SQS::Queue"
+    }
+    consumed = {
+        event["Properties"]["Queue"]["Fn::Sub"].rsplit(":", 1)[1]
+        for properties in functions.values()
+        for event in properties.get("Events", {}).values()
+        if event["Type"] == "SQS"
+    }
+    assert consumed == {names[key] for key in ("ingest", "ingest_dlq", "cleanup", "cleanup_dlq")}
+    assert consumed <= declared
+    # and the gateway responses attach to the API Chalice made
+    assert resources["RestAPI"]["Type"] == "AWS::Serverless::Api"
+    assert package["Parameters"]["Stage"]["AllowedValues"] == list(STAGES)
+
+
+def test_the_merged_package_passes_cfn_lint(packages: dict[str, Path]) -> None:
+    # Given: the prod package (dev differs only in names)
+    # When: cfn-lint, which knows every resource type, property, runtime and reference
+    lint = subprocess.run(
+        [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())", str(packages["prod"])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    # Then: no error and no warning
+    assert lint.returncode == 0, lint.stdout + lint.stderr

@@ -16,11 +16,22 @@ from chalicelib.local.provision import ProvisionError, ProvisionResult, provisio
 from tests.conftest import REPO_ROOT
 
 TEMPLATE = REPO_ROOT / "infra" / "template.json"
-BUCKET = "sleeve-media-123456789012-us-east-1"
-INGEST_ARN = "arn:aws:sqs:us-east-1:123456789012:sleeve-ingest"
-DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:sleeve-ingest-dlq"
-SYNC_ARN = "arn:aws:sqs:us-east-1:123456789012:sleeve-dsp-sync"
-SYNC_DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:sleeve-dsp-sync-dlq"
+LOCAL = {"Stage": "local"}
+TABLE = "sleeve-local"
+BUCKET = "sleeve-local-media-123456789012-us-east-1"
+QUEUES = [
+    "sleeve-local-ingest",
+    "sleeve-local-ingest-dlq",
+    "sleeve-local-dsp-sync",
+    "sleeve-local-dsp-sync-dlq",
+    "sleeve-local-cleanup",
+    "sleeve-local-cleanup-dlq",
+]
+INGEST, INGEST_DLQ, SYNC, SYNC_DLQ, CLEANUP, CLEANUP_DLQ = QUEUES
+INGEST_ARN = f"arn:aws:sqs:us-east-1:123456789012:{INGEST}"
+DLQ_ARN = f"arn:aws:sqs:us-east-1:123456789012:{INGEST_DLQ}"
+SYNC_ARN = f"arn:aws:sqs:us-east-1:123456789012:{SYNC}"
+SYNC_DLQ_ARN = f"arn:aws:sqs:us-east-1:123456789012:{SYNC_DLQ}"
 EXPECTED_INDEXES = {
     f"gsi{n}": (
         [{"AttributeName": f"gsi{n}pk", "KeyType": "HASH"}, {"AttributeName": f"gsi{n}sk", "KeyType": "RANGE"}],
@@ -43,7 +54,7 @@ def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
 
 @pytest.fixture
 def provisioned(session: boto3.Session) -> ProvisionResult:
-    return provision(TEMPLATE, session, account_id="123456789012", region="us-east-1")
+    return provision(TEMPLATE, session, account_id="123456789012", region="us-east-1", parameters=LOCAL)
 
 
 def _indexes(table: dict[str, Any]) -> dict[str, tuple[list[dict[str, str]], dict[str, str]]]:
@@ -62,34 +73,29 @@ def _messages(sqs: Any, url: str) -> list[dict[str, Any]]:
 
 
 def test_result_names_every_physical_resource(provisioned: ProvisionResult) -> None:
-    assert provisioned["table_name"] == "sleeve"
+    assert provisioned["table_name"] == TABLE
     assert provisioned["bucket_name"] == BUCKET
-    assert set(provisioned["queue_urls"]) == {
-        "sleeve-ingest",
-        "sleeve-ingest-dlq",
-        "sleeve-dsp-sync",
-        "sleeve-dsp-sync-dlq",
-    }
-    assert provisioned["queue_arns"] == {
-        "sleeve-ingest": INGEST_ARN,
-        "sleeve-ingest-dlq": DLQ_ARN,
-        "sleeve-dsp-sync": SYNC_ARN,
-        "sleeve-dsp-sync-dlq": SYNC_DLQ_ARN,
-    }
+    assert set(provisioned["queue_urls"]) == set(QUEUES)
+    assert provisioned["queue_arns"] == {name: f"arn:aws:sqs:us-east-1:123456789012:{name}" for name in QUEUES}
     assert provisioned["outputs"] == {
-        "TableName": "sleeve",
+        "TableName": TABLE,
         "BucketName": BUCKET,
-        "IngestQueueUrl": provisioned["queue_urls"]["sleeve-ingest"],
-        "SyncQueueUrl": provisioned["queue_urls"]["sleeve-dsp-sync"],
+        "IngestQueueUrl": provisioned["queue_urls"][INGEST],
+        "SyncQueueUrl": provisioned["queue_urls"][SYNC],
+        "CleanupQueueUrl": provisioned["queue_urls"][CLEANUP],
     }
-    # The CloudWatch alarms are AWS-only: skipped, not an error
-    assert provisioned["skipped"] == ["IngestDeadLetterAlarm", "SyncDeadLetterAlarm"]
+    # The CloudWatch alarms and API Gateway's gateway responses are AWS-only: skipped, not an error
+    assert [name for name in provisioned["skipped"] if not name.startswith("GatewayResponse")] == [
+        "CleanupDeadLetterAlarm",
+        "IngestDeadLetterAlarm",
+        "SyncDeadLetterAlarm",
+    ]
 
 
 def test_table_has_the_template_keys_indexes_and_backups(session: boto3.Session, provisioned: ProvisionResult) -> None:
     dynamodb = session.client("dynamodb")
 
-    table = dynamodb.describe_table(TableName="sleeve")["Table"]
+    table = dynamodb.describe_table(TableName=TABLE)["Table"]
 
     assert table["KeySchema"] == [
         {"AttributeName": "pk", "KeyType": "HASH"},
@@ -97,7 +103,7 @@ def test_table_has_the_template_keys_indexes_and_backups(session: boto3.Session,
     ]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert _indexes(table) == EXPECTED_INDEXES
-    backups = dynamodb.describe_continuous_backups(TableName="sleeve")["ContinuousBackupsDescription"]
+    backups = dynamodb.describe_continuous_backups(TableName=TABLE)["ContinuousBackupsDescription"]
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
@@ -112,27 +118,28 @@ def test_a_table_from_an_older_template_gets_the_new_indexes(session: boto3.Sess
         ],
         "GlobalSecondaryIndexes": [i for i in table["GlobalSecondaryIndexes"] if i["IndexName"] == "gsi1"],
     }
+    old["TableName"] = TABLE
     provision(_write(tmp_path, {"SleeveTable": {"Type": "AWS::DynamoDB::Table", "Properties": old}}), session)
     dynamodb = session.client("dynamodb")
-    assert set(_indexes(dynamodb.describe_table(TableName="sleeve")["Table"])) == {"gsi1"}
+    assert set(_indexes(dynamodb.describe_table(TableName=TABLE)["Table"])) == {"gsi1"}
 
     # When
-    provision(TEMPLATE, session, account_id="123456789012", region="us-east-1")
+    provision(TEMPLATE, session, account_id="123456789012", region="us-east-1", parameters=LOCAL)
 
     # Then
-    assert _indexes(dynamodb.describe_table(TableName="sleeve")["Table"]) == EXPECTED_INDEXES
+    assert _indexes(dynamodb.describe_table(TableName=TABLE)["Table"]) == EXPECTED_INDEXES
 
 
 def test_the_sync_index_is_sparse(session: boto3.Session, provisioned: ProvisionResult) -> None:
     # Given: two releases, one of them due for DSP sync
     dynamodb = session.client("dynamodb")
     due = {"gsi3pk": {"S": "DSP_SYNC_DUE"}, "gsi3sk": {"S": "2025-03-07T09:30:00+00:00#r1"}}
-    dynamodb.put_item(TableName="sleeve", Item={"pk": {"S": "RELEASE#r1"}, "sk": {"S": "RELEASE"}, **due})
-    dynamodb.put_item(TableName="sleeve", Item={"pk": {"S": "RELEASE#r2"}, "sk": {"S": "RELEASE"}})
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "RELEASE#r1"}, "sk": {"S": "RELEASE"}, **due})
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "RELEASE#r2"}, "sk": {"S": "RELEASE"}})
 
     # When
     found = dynamodb.query(
-        TableName="sleeve",
+        TableName=TABLE,
         IndexName="gsi3",
         KeyConditionExpression="gsi3pk = :due AND gsi3sk < :until",
         ExpressionAttributeValues={":due": {"S": "DSP_SYNC_DUE"}, ":until": {"S": "2025-03-08"}},
@@ -140,14 +147,14 @@ def test_the_sync_index_is_sparse(session: boto3.Session, provisioned: Provision
 
     # Then
     assert [item["pk"]["S"] for item in found["Items"]] == ["RELEASE#r1"]
-    assert dynamodb.scan(TableName="sleeve", IndexName="gsi3")["Count"] == 1
+    assert dynamodb.scan(TableName=TABLE, IndexName="gsi3")["Count"] == 1
 
 
 def test_queues_have_redrive_and_the_bucket_policy(session: boto3.Session, provisioned: ProvisionResult) -> None:
     sqs = session.client("sqs")
 
-    ingest = sqs.get_queue_attributes(QueueUrl=provisioned["queue_urls"]["sleeve-ingest"], AttributeNames=["All"])
-    dlq = sqs.get_queue_attributes(QueueUrl=provisioned["queue_urls"]["sleeve-ingest-dlq"], AttributeNames=["All"])
+    ingest = sqs.get_queue_attributes(QueueUrl=provisioned["queue_urls"][INGEST], AttributeNames=["All"])
+    dlq = sqs.get_queue_attributes(QueueUrl=provisioned["queue_urls"][INGEST_DLQ], AttributeNames=["All"])
 
     attributes = ingest["Attributes"]
     assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": DLQ_ARN, "maxReceiveCount": 5}
@@ -158,10 +165,8 @@ def test_queues_have_redrive_and_the_bucket_policy(session: boto3.Session, provi
     assert statement["Resource"] == INGEST_ARN
     # Fn::Sub with ${AWS::AccountId} and ${AWS::Region} resolved
     assert statement["Condition"] == {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{BUCKET}"}}
-    sync = sqs.get_queue_attributes(QueueUrl=provisioned["queue_urls"]["sleeve-dsp-sync"], AttributeNames=["All"])
-    sync_dlq = sqs.get_queue_attributes(
-        QueueUrl=provisioned["queue_urls"]["sleeve-dsp-sync-dlq"], AttributeNames=["All"]
-    )
+    sync = sqs.get_queue_attributes(QueueUrl=provisioned["queue_urls"][SYNC], AttributeNames=["All"])
+    sync_dlq = sqs.get_queue_attributes(QueueUrl=provisioned["queue_urls"][SYNC_DLQ], AttributeNames=["All"])
     assert json.loads(sync["Attributes"]["RedrivePolicy"]) == {
         "deadLetterTargetArn": SYNC_DLQ_ARN,
         "maxReceiveCount": 5,
@@ -171,6 +176,27 @@ def test_queues_have_redrive_and_the_bucket_policy(session: boto3.Session, provi
     assert sync_dlq["Attributes"]["MessageRetentionPeriod"] == "1209600"
     # Only the ingest queue takes S3 notifications
     assert "Policy" not in sync["Attributes"]
+
+
+def test_the_cleanup_queue_dead_letters_after_five_receives(
+    session: boto3.Session, provisioned: ProvisionResult
+) -> None:
+    # Given: the template provisioned for the local stage
+    sqs = session.client("sqs")
+
+    # When
+    cleanup = sqs.get_queue_attributes(QueueUrl=provisioned["queue_urls"][CLEANUP], AttributeNames=["All"])
+    dlq = sqs.get_queue_attributes(QueueUrl=provisioned["queue_urls"][CLEANUP_DLQ], AttributeNames=["All"])
+
+    # Then: like the DSP-sync queue, 14 days of retention for an outage and a DLQ after five receives
+    assert json.loads(cleanup["Attributes"]["RedrivePolicy"]) == {
+        "deadLetterTargetArn": provisioned["queue_arns"][CLEANUP_DLQ],
+        "maxReceiveCount": 5,
+    }
+    assert cleanup["Attributes"]["VisibilityTimeout"] == "360"
+    assert cleanup["Attributes"]["MessageRetentionPeriod"] == "1209600"
+    assert dlq["Attributes"]["MessageRetentionPeriod"] == "1209600"
+    assert "Policy" not in cleanup["Attributes"]
 
 
 def test_bucket_has_cors_lifecycle_public_access_block_and_notifications(
@@ -208,7 +234,7 @@ def test_bucket_has_cors_lifecycle_public_access_block_and_notifications(
 def test_uploads_and_only_uploads_notify_the_ingest_queue(session: boto3.Session, provisioned: ProvisionResult) -> None:
     # Given
     s3, sqs = session.client("s3"), session.client("sqs")
-    url = provisioned["queue_urls"]["sleeve-ingest"]
+    url = provisioned["queue_urls"][INGEST]
     _messages(sqs, url)  # the s3:TestEvent sent when the notification was configured
 
     # When
@@ -225,10 +251,10 @@ def test_uploads_and_only_uploads_notify_the_ingest_queue(session: boto3.Session
 def test_provisioning_twice_changes_nothing(session: boto3.Session, provisioned: ProvisionResult) -> None:
     # Given
     sqs = session.client("sqs")
-    url = provisioned["queue_urls"]["sleeve-ingest"]
+    url = provisioned["queue_urls"][INGEST]
 
     # When
-    again = provision(TEMPLATE, session, account_id="123456789012", region="us-east-1")
+    again = provision(TEMPLATE, session, account_id="123456789012", region="us-east-1", parameters=LOCAL)
 
     # Then: same resources, and the unchanged notification was not put again (no second s3:TestEvent)
     assert again == provisioned
@@ -244,7 +270,7 @@ def test_template_names_match_the_local_stage_environment(provisioned: Provision
 def test_clients_mapping_is_accepted(session: boto3.Session) -> None:
     clients = {name: session.client(name) for name in ("dynamodb", "s3", "sqs")}
 
-    result = provision(TEMPLATE, clients, account_id="123456789012", region="us-east-1")
+    result = provision(TEMPLATE, clients, account_id="123456789012", region="us-east-1", parameters=LOCAL)
 
     assert result["bucket_name"] == BUCKET
 
@@ -310,3 +336,40 @@ def test_template_errors_are_named(
 ) -> None:
     with pytest.raises(ProvisionError, match=message):
         provision(_write(tmp_path, resources), session)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({}, "parameter Stage has no value"),
+        ({"Stage": "staging"}, r"Stage='staging' is not one of \['local', 'dev', 'prod'\]"),
+        ({"Stage": "local", "Env": "x"}, r"parameters \['Env'\] are not declared"),
+    ],
+)
+def test_the_stage_parameter_is_required_and_checked(
+    session: boto3.Session, parameters: dict[str, str], message: str
+) -> None:
+    # Given: the real template, whose names all carry the Stage parameter (no default, as in AWS)
+    # When / Then: refused before anything is created, as CloudFormation refuses the stack
+    with pytest.raises(ProvisionError, match=message):
+        provision(TEMPLATE, session, parameters=parameters)
+    assert session.client("dynamodb").list_tables()["TableNames"] == []
+
+
+def test_two_stages_share_an_account_without_sharing_a_resource(session: boto3.Session) -> None:
+    # Given: the local stage provisioned
+    local = provision(TEMPLATE, session, parameters=LOCAL)
+
+    # When: the dev stage is provisioned in the same account and region
+    dev = provision(TEMPLATE, session, parameters={"Stage": "dev"})
+
+    # Then: every name differs, and each bucket notifies its own stage's ingest queue
+    assert dev["table_name"] == "sleeve-dev"
+    assert dev["bucket_name"] == "sleeve-dev-media-123456789012-us-east-1"
+    assert set(dev["queue_urls"]) == {name.replace("sleeve-local-", "sleeve-dev-") for name in QUEUES}
+    assert not set(dev["queue_urls"]) & set(local["queue_urls"])
+    assert sorted(session.client("dynamodb").list_tables()["TableNames"]) == ["sleeve-dev", TABLE]
+    s3 = session.client("s3")
+    for stage, result in (("local", local), ("dev", dev)):
+        (config,) = s3.get_bucket_notification_configuration(Bucket=result["bucket_name"])["QueueConfigurations"]
+        assert config["QueueArn"] == result["queue_arns"][f"sleeve-{stage}-ingest"]
