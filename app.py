@@ -4,7 +4,7 @@ from chalice.app import Chalice, CORSConfig
 
 from chalicelib.api import artwork, collaborators, health, releases, share_links, tracks
 from chalicelib.api.middleware import authenticate, normalise_errors
-from chalicelib.workers import ingest
+from chalicelib.workers import cleanup, ingest
 
 app = Chalice(app_name="sleeve")
 # Browser apps call the API from their own origins with bearer tokens (no cookies), so any origin may.
@@ -17,5 +17,6 @@ app.api.cors = CORSConfig(
 app.register_middleware(normalise_errors, "http")
 app.register_middleware(authenticate, "http")
 
-for blueprint in (health.bp, releases.bp, tracks.bp, collaborators.bp, artwork.bp, share_links.bp, ingest.bp):
+blueprints = (health.bp, releases.bp, tracks.bp, collaborators.bp, artwork.bp, share_links.bp, ingest.bp, cleanup.bp)
+for blueprint in blueprints:
     app.register_blueprint(blueprint)

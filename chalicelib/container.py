@@ -13,6 +13,7 @@ from chalicelib.config import get_settings, reset_settings
 if TYPE_CHECKING:
     from chalicelib.auth import TokenVerifier
     from chalicelib.services.artwork import ArtworkService
+    from chalicelib.services.cleanup import CleanupService
     from chalicelib.services.ingest import IngestService
     from chalicelib.services.releases import ReleaseService
     from chalicelib.services.share_links import ShareLinkService
@@ -190,6 +191,21 @@ def get_share_link_service() -> ShareLinkService:
     )
 
 
+@lru_cache(maxsize=1)
+def get_cleanup_service() -> CleanupService:
+    """The release cleanup (the cleanup worker and its schedule)."""
+    from chalicelib.services.cleanup import CleanupService
+
+    return CleanupService(
+        catalogue=get_catalogue_repository(),
+        assets=get_asset_repository(),
+        attachments=get_attachment_repository(),
+        links=get_share_link_repository(),
+        objects=get_object_store(),
+        queue=get_cleanup_queue(),
+    )
+
+
 _FACTORIES = (
     get_s3_client,
     get_sqs_client,
@@ -206,6 +222,7 @@ _FACTORIES = (
     get_artwork_service,
     get_ingest_service,
     get_share_link_service,
+    get_cleanup_service,
 )
 
 
