@@ -1,7 +1,9 @@
 """Bearer-token identity: HS256 tokens signed with a local secret (``local`` stage), Cognito user-pool JWTs elsewhere.
 
-The token's ``sub`` is the owner id; its ``cognito:groups`` claim (a list) carries the groups, ``admin`` marking
-administrators. Sources: RFC 7519 (JWT), RFC 6750 (bearer tokens), AWS Cognito docs "Verifying a JSON web token".
+The token's ``sub`` is the owner id; its ``cognito:groups`` claim carries the groups, ``admin`` marking
+administrators. Only a JSON list of strings counts as groups: any other value (a string, a number, an object, a list
+holding anything but strings, null) gives none. Sources: RFC 7519 (JWT), RFC 6750 (bearer tokens), AWS Cognito
+docs "Verifying a JSON web token".
 """
 
 from __future__ import annotations
@@ -36,14 +38,22 @@ def issue_local_token(*, subject: str, groups: Sequence[str] = (), secret: str, 
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+def token_groups(claim: object) -> tuple[str, ...]:
+    """The groups a ``cognito:groups`` claim names: the claim itself when it is a list of strings, else ``()``.
+
+    Cognito issues the claim as a JSON array of group names ("Using the ID token", "Using the access token"); a
+    signed token carrying anything else is not trusted with any group.
+    """
+    if isinstance(claim, list) and all(isinstance(group, str) for group in claim):
+        return tuple(claim)
+    return ()
+
+
 def _identity(claims: dict[str, Any]) -> Identity:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise UnauthorizedError("The token has no subject.", code="invalid_token")
-    groups = claims.get(GROUPS_CLAIM) or []
-    if isinstance(groups, str):
-        groups = [groups]
-    return Identity(subject=subject, groups=tuple(str(g) for g in groups))
+    return Identity(subject=subject, groups=token_groups(claims.get(GROUPS_CLAIM)))
 
 
 class LocalTokenVerifier:
@@ -66,11 +76,15 @@ class LocalTokenVerifier:
 class CognitoTokenVerifier:
     """Verifies Cognito user-pool tokens (RS256 against the pool's JWKS, issuer, ``token_use``, client id).
 
-    ``jwk_client`` is a ``jwt.PyJWKClient`` for ``{issuer}/.well-known/jwks.json`` by default; tests pass one built on
-    a local key set. Source: AWS Cognito docs, "Verifying a JSON web token".
+    An access token must name ``app_client_id`` in its ``client_id`` claim, an ID token in its ``aud`` claim, so that
+    tokens the pool issued to another app client are refused. ``jwk_client`` is a ``jwt.PyJWKClient`` for
+    ``{issuer}/.well-known/jwks.json`` by default; tests pass one built on a local key set. Raises ``ValueError`` when
+    ``app_client_id`` is empty. Source: AWS Cognito docs, "Verifying a JSON web token".
     """
 
-    def __init__(self, *, region: str, user_pool_id: str, app_client_id: str | None, jwk_client: Any = None) -> None:
+    def __init__(self, *, region: str, user_pool_id: str, app_client_id: str, jwk_client: Any = None) -> None:
+        if not app_client_id:
+            raise ValueError("the Cognito app client id is required: tokens of every app client would pass otherwise")
         self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
         self._client_id = app_client_id
         self._jwk_client = jwk_client or jwt.PyJWKClient(f"{self.issuer}/.well-known/jwks.json", cache_keys=True)
@@ -90,7 +104,7 @@ class CognitoTokenVerifier:
             raise UnauthorizedError(f"Invalid token: {exc}.", code="invalid_token") from exc
         token_use = claims.get("token_use")
         audience = claims.get("client_id") if token_use == "access" else claims.get("aud")
-        if token_use not in {"access", "id"} or (self._client_id and audience != self._client_id):
+        if token_use not in {"access", "id"} or audience != self._client_id:
             raise UnauthorizedError("The token was not issued for this app.", code="invalid_token")
         return _identity(claims)
 

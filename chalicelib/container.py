@@ -134,7 +134,7 @@ def get_token_verifier() -> TokenVerifier:
     if settings.stage == "local":
         assert settings.jwt_secret is not None  # enforced by Settings
         return LocalTokenVerifier(settings.jwt_secret.get_secret_value())
-    assert settings.cognito_user_pool_id is not None
+    assert settings.cognito_user_pool_id is not None and settings.cognito_app_client_id is not None  # by Settings
     return CognitoTokenVerifier(
         region=settings.aws_region,
         user_pool_id=settings.cognito_user_pool_id,

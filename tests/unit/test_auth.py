@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import ValidationError
 
 from chalicelib.auth import CognitoTokenVerifier, LocalTokenVerifier, bearer_token, issue_local_token
+from chalicelib.config import Settings
 from chalicelib.errors import UnauthorizedError
 
 SECRET = "unit-test-secret-of-at-least-32-bytes!"
@@ -103,3 +106,95 @@ def test_bearer_header_must_be_well_formed(header):
 
 def test_bearer_scheme_is_case_insensitive():
     assert bearer_token("bearer abc.def") == "abc.def"
+
+
+def _verifier(rsa_key) -> CognitoTokenVerifier:
+    return CognitoTokenVerifier(
+        region="us-east-1", user_pool_id=POOL, app_client_id="app1", jwk_client=_StaticKeys(rsa_key.public_key())
+    )
+
+
+@pytest.mark.parametrize(
+    "groups",
+    ["admin", 7, 1.5, True, {"admin": True}, ["admin", 1], [["admin"]], [None], None, [{"name": "admin"}]],
+    ids=["string", "int", "float", "bool", "object", "mixed-list", "nested-list", "null-item", "null", "object-list"],
+)
+def test_a_groups_claim_that_is_not_a_list_of_strings_gives_no_groups(rsa_key, groups):
+    # Given: a validly signed token whose cognito:groups claim has another JSON type
+    token = _cognito_token(rsa_key, **{"cognito:groups": groups})
+
+    # When
+    identity = _verifier(rsa_key).verify(token)
+
+    # Then: the caller is authenticated, without any group (and so never an administrator); no 500
+    assert identity.subject == "c0ffee"
+    assert identity.groups == ()
+    assert not identity.is_admin
+
+
+def test_a_groups_claim_that_is_not_a_list_of_strings_gives_no_groups_locally_too():
+    # Given: a local token (the same claim rules) whose groups claim is an object
+    now = int(time.time())
+    claims = {"sub": "carol", "iss": "sleeve-local", "iat": now, "exp": now + 60, "cognito:groups": {"admin": 1}}
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+
+    # When / Then
+    assert LocalTokenVerifier(SECRET).verify(token).groups == ()
+
+
+def test_a_list_of_strings_gives_those_groups(rsa_key):
+    identity = _verifier(rsa_key).verify(_cognito_token(rsa_key, **{"cognito:groups": ["editors", "admin"]}))
+    assert identity.groups == ("editors", "admin") and identity.is_admin
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"token_use": "id", "aud": "app1"},
+        {"token_use": "access", "client_id": "app1"},
+    ],
+    ids=["id-token-aud", "access-token-client_id"],
+)
+def test_tokens_issued_for_the_app_client_are_accepted(rsa_key, claims):
+    assert _verifier(rsa_key).verify(_cognito_token(rsa_key, **claims)).subject == "c0ffee"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"token_use": "id", "aud": "another-app"},
+        {"token_use": "id", "aud": ["app1"]},  # Cognito's aud is one client id, not a list
+        {"token_use": "id", "client_id": "app1"},  # an id token names its client in aud, not client_id
+        {"token_use": "access", "client_id": None},
+        {"token_use": "access", "aud": "app1", "client_id": "another-app"},
+    ],
+    ids=["id-other-aud", "id-aud-list", "id-no-aud", "access-null-client", "access-other-client"],
+)
+def test_tokens_for_another_app_client_are_refused(rsa_key, claims):
+    # Given: a validly signed token of the pool, issued for another app client (or naming none)
+    token = _cognito_token(rsa_key, **claims)
+
+    # When / Then
+    with pytest.raises(UnauthorizedError) as info:
+        _verifier(rsa_key).verify(token)
+    assert info.value.code == "invalid_token"
+
+
+def test_the_verifier_needs_an_app_client_id(rsa_key):
+    # The check is never skipped: an empty app client id is a configuration error, not "any client".
+    with pytest.raises(ValueError, match="app client id"):
+        CognitoTokenVerifier(
+            region="us-east-1", user_pool_id=POOL, app_client_id="", jwk_client=_StaticKeys(rsa_key.public_key())
+        )
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_outside_the_local_stage_the_app_client_id_is_required(monkeypatch, stage):
+    # Given: a deployed stage's settings with a user pool but no app client id
+    for name in [name for name in os.environ if name.startswith("SLEEVE_")]:
+        monkeypatch.delenv(name)
+    settings = {"stage": stage, "bucket_name": "b", "cognito_user_pool_id": "us-east-1_Pool"}
+
+    # When / Then: refused at start-up, rather than accepting tokens of every app client of the pool
+    with pytest.raises(ValidationError, match="SLEEVE_COGNITO_APP_CLIENT_ID is required outside the local stage"):
+        Settings(**settings)
