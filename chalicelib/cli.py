@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     variants.add_argument(
         "--original-max-px", type=int, default=None, help="original long-side cap, px (default: SLEEVE_ORIGINAL_MAX_PX)"
     )
+    variants.add_argument(
+        "--min-source-px", type=int, default=None, help="short-side minimum, px (default: SLEEVE_MIN_SOURCE_PX)"
+    )
     variants.set_defaults(handler=run_variants)
 
     token = commands.add_parser(
@@ -94,6 +97,7 @@ def run_variants(args: argparse.Namespace) -> int:
             data,
             max_pixels=args.max_pixels or _setting_default("max_pixels"),
             original_max_px=args.original_max_px or _setting_default("original_max_px"),
+            min_source_px=args.min_source_px or _setting_default("min_source_px"),
         )
     except ImageRejectedError as exc:
         print(json.dumps(exc.to_body(), indent=2), file=sys.stderr)

@@ -14,7 +14,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The imaging package owns these limits (specs.py holds no Pillow import); settings only let an operator change them.
-from chalicelib.imaging.specs import DEFAULT_MAX_PIXELS, DEFAULT_ORIGINAL_MAX_PX
+from chalicelib.imaging.specs import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SOURCE_PX, DEFAULT_ORIGINAL_MAX_PX
 
 Stage = Literal["local", "dev", "prod"]
 APP_NAME = "sleeve"
@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     artwork_url_ttl_s: int = Field(default=900, gt=0, le=3600)
     max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0)
     original_max_px: int = Field(default=DEFAULT_ORIGINAL_MAX_PX, gt=0)
+    # Uploads whose short side is below this many px are refused (too_small); default: the tiny variant's side.
+    min_source_px: int = Field(default=DEFAULT_MIN_SOURCE_PX, gt=0)
 
     share_link_default_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)
     share_link_max_ttl_s: int = Field(default=365 * 24 * 3600, gt=0)

@@ -173,6 +173,7 @@ def get_ingest_service() -> IngestService:
         settings=get_settings(),
         assets=get_asset_repository(),
         attachments=get_attachment_repository(),
+        catalogue=get_catalogue_repository(),
         objects=get_object_store(),
     )
 

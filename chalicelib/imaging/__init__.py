@@ -1,8 +1,8 @@
 """Sleeve's imaging: untrusted image bytes in, stored original + square WebP variants + colours out (Pillow).
 
 Public API: ``VARIANT_SPECS``, ``EncodedImage``, ``PipelineResult``, ``sniff_format``, ``process_image``,
-``convert_image``. Importing this package does not import Pillow: ``process_image`` and ``convert_image`` load
-their modules on first attribute access (PEP 562), so API cold starts that only need the value types stay small.
+``convert_image``, ``derive_formats``. Importing this package does not import Pillow: the last three load their
+modules on first attribute access (PEP 562), so API cold starts that only need the value types stay small.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from chalicelib.imaging.sniff import sniff_format
 from chalicelib.imaging.specs import ACCEPTED_FORMATS, CONVERT_FORMATS, VARIANT_SPECS
 
 if TYPE_CHECKING:
-    from chalicelib.imaging.convert import convert_image
+    from chalicelib.imaging.convert import convert_image, derive_formats
     from chalicelib.imaging.pipeline import process_image
 
 __all__ = [
@@ -25,11 +25,16 @@ __all__ = [
     "EncodedImage",
     "PipelineResult",
     "convert_image",
+    "derive_formats",
     "process_image",
     "sniff_format",
 ]
 
-_LAZY = {"process_image": "chalicelib.imaging.pipeline", "convert_image": "chalicelib.imaging.convert"}
+_LAZY = {
+    "process_image": "chalicelib.imaging.pipeline",
+    "convert_image": "chalicelib.imaging.convert",
+    "derive_formats": "chalicelib.imaging.convert",
+}
 
 
 def __getattr__(name: str) -> Any:

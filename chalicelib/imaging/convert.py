@@ -1,13 +1,20 @@
-"""Format conversion for downloads: any stored image -> upright sRGB PNG, JPEG or WebP without metadata."""
+"""Format conversion for downloads: any stored image -> upright sRGB PNG, JPEG or WebP without metadata.
+
+``convert_image`` converts one image to one format; ``derive_formats`` makes, at ingest, every download format of every
+stored size in one call (each source decoded once, the encodes spread over the imaging thread pool).
+"""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 
 from PIL import Image, ImageOps
 
 from chalicelib.imaging.colour import to_srgb
 from chalicelib.imaging.decode import load_image, normalise_mode, open_image
+from chalicelib.imaging.executor import get_executor
 from chalicelib.imaging.results import EncodedImage
 from chalicelib.imaging.specs import CONVERT_FORMATS, DEFAULT_MAX_PIXELS, JPEG_QUALITY, WEBP_METHOD, WEBP_QUALITY
 
@@ -24,16 +31,48 @@ def convert_image(image: EncodedImage | bytes, fmt: str) -> EncodedImage:
     Raises ``ValueError`` for an ``fmt`` outside ``CONVERT_FORMATS`` (a caller bug: validate user input against it),
     and ``ImageRejectedError`` with the same codes as ``process_image`` for bad input bytes.
     """
-    if fmt not in CONVERT_FORMATS:
-        raise ValueError(f"cannot convert to {fmt!r}; expected one of {', '.join(CONVERT_FORMATS)}")
-    data = image.data if isinstance(image, EncodedImage) else image
+    _check_formats([fmt])
+    return _encode(_upright_srgb(image.data if isinstance(image, EncodedImage) else image), fmt)
+
+
+def derive_formats(
+    images: Mapping[str, EncodedImage], formats: Sequence[str] = CONVERT_FORMATS
+) -> dict[str, dict[str, EncodedImage]]:
+    """Every image of ``images`` (name -> stored image) in every format of ``formats`` other than its own.
+
+    Returns ``{name: {format: EncodedImage}}`` (names and formats in the order given), each made exactly as
+    ``convert_image`` makes it, but each source is decoded once and the encodes run on the imaging thread pool.
+    Used at ingest so that no download ever converts: for the share page's sizes (the variants made and the original)
+    and ``CONVERT_FORMATS``. Raises what ``convert_image`` raises.
+    """
+    _check_formats(formats)
+    executor = get_executor()
+    decoded = {name: executor.submit(_upright_srgb, image.data) for name, image in images.items()}
+    encoding: dict[str, dict[str, Future[EncodedImage]]] = {}
+    for name, image in images.items():
+        pixels = decoded.pop(name).result()
+        targets = [fmt for fmt in formats if fmt != image.format]
+        encoding[name] = {fmt: executor.submit(_encode, pixels, fmt) for fmt in targets}
+        del pixels  # the futures hold it while they run
+    return {name: {fmt: future.result() for fmt, future in futures.items()} for name, futures in encoding.items()}
+
+
+def _check_formats(formats: Sequence[str]) -> None:
+    unknown = [fmt for fmt in formats if fmt not in CONVERT_FORMATS]
+    if unknown:
+        raise ValueError(f"cannot convert to {unknown[0]!r}; expected one of {', '.join(CONVERT_FORMATS)}")
+
+
+def _upright_srgb(data: bytes) -> Image.Image:
+    """Decode ``data`` once into upright sRGB pixels (RGB or RGBA) that outlive the source file."""
     source, source_fmt = open_image(data, max_pixels=DEFAULT_MAX_PIXELS)
     try:
         load_image(source, source_fmt)
         icc_profile = source.info.get("icc_profile") or None
         ImageOps.exif_transpose(source, in_place=True)
-        # to_srgb may hand back `source` itself, so encode before the file is closed.
-        return _encode(to_srgb(normalise_mode(source), icc_profile), fmt)
+        pixels = to_srgb(normalise_mode(source), icc_profile)
+        # to_srgb may hand back `source` itself, whose pixels close() would free.
+        return pixels.copy() if pixels is source else pixels
     finally:
         source.close()
 

@@ -19,6 +19,7 @@ from chalicelib.imaging.placeholder import make_placeholder
 from chalicelib.imaging.results import EncodedImage, PipelineResult
 from chalicelib.imaging.specs import (
     DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_SOURCE_PX,
     DEFAULT_ORIGINAL_MAX_PX,
     JPEG_QUALITY,
     VARIANT_SPECS,
@@ -31,7 +32,11 @@ _JPEG_DCT_SCALES = (8, 4, 2, 1)  # libjpeg decodes at 1/8, 1/4, 1/2 or full size
 
 
 def process_image(
-    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, original_max_px: int = DEFAULT_ORIGINAL_MAX_PX
+    data: bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    original_max_px: int = DEFAULT_ORIGINAL_MAX_PX,
+    min_source_px: int = DEFAULT_MIN_SOURCE_PX,
 ) -> PipelineResult:
     """Turn uploaded bytes into everything the ingest worker stores. Bytes in, bytes out; no I/O.
 
@@ -40,7 +45,8 @@ def process_image(
     1. Refusals, before any pixel is decoded: empty -> ``empty_file``; magic bytes not JPEG/PNG/WebP/GIF ->
        ``unsupported_format``; declared width x height > ``max_pixels`` (any sniffable format, GIF included, and
        Pillow's own bomb error/warning pinned to the same limit) -> ``decompression_bomb``; then GIF ->
-       ``unsupported_format``.
+       ``unsupported_format``. Then, still before decoding, a short side below ``min_source_px`` -> ``too_small``
+       (by default the smallest variant's side, so every accepted image makes at least ``tiny``).
     2. One decode of the first frame. JPEG is decoded with libjpeg's DCT scaling (``Image.draft``) at the smallest of
        1/8, 1/4, 1/2, 1/1 that still covers the largest variant and, if needed, the original. Truncated or
        undecodable -> ``corrupt_image``.
@@ -62,10 +68,19 @@ def process_image(
     sRGB.
 
     ``max_pixels``: pixel-count limit (width x height, declared). ``original_max_px``: px, long side.
+    ``min_source_px``: px, short side (EXIF orientation does not change it).
     Raises ``ImageRejectedError`` (codes ``empty_file``, ``unsupported_format``, ``decompression_bomb``,
-    ``corrupt_image``).
+    ``too_small``, ``corrupt_image``).
     """
     image, fmt = open_image(data, max_pixels=max_pixels)
+    width, height = image.size
+    if min(width, height) < min_source_px:
+        image.close()
+        raise ImageRejectedError(
+            f"The image is {width}x{height} px; its short side must be at least {min_source_px} px.",
+            code="too_small",
+            details={"width": width, "height": height, "min_px": min_source_px},
+        )
     try:
         return _process(image, fmt, data, original_max_px)
     finally:

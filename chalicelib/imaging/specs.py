@@ -22,6 +22,10 @@ CONVERT_FORMATS: Final[tuple[str, ...]] = ("png", "jpeg", "webp")
 #: Declared pixel count (width x height) above which an image is refused before decoding.
 DEFAULT_MAX_PIXELS: Final[int] = 64_000_000
 
+#: Short side (px) below which an upload is refused (``too_small``): the side of the smallest variant (``tiny``), so
+#: every accepted image makes at least one variant.
+DEFAULT_MIN_SOURCE_PX: Final[int] = min(side for side, _quality in VARIANT_SPECS.values())
+
 #: Long side (px) above which the stored original is a downscaled re-encode instead of the uploaded bytes.
 DEFAULT_ORIGINAL_MAX_PX: Final[int] = 4000
 

@@ -5,6 +5,7 @@ Raw PynamoDB failures become AppErrors or return values here; callers never see 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
@@ -103,16 +104,21 @@ class AssetRepository:
         AssetRecord(pk=f"ASSET#{asset_id}", sk="ASSET").delete()
 
     def start_processing(self, asset_id: str, *, etag: str, sequencer: str, size: int) -> Asset | None:
-        """Claim the asset for the object version (``etag``, ``sequencer``); None when this event must be skipped.
+        """Claim the asset for the object (``etag``, ``sequencer``) with a new run; None when the claim is refused.
 
-        Skipped: a replay of an event already finished (same sequencer, ready or failed) and a stale event (an older
-        sequencer than the one the asset was last claimed with). A redelivery of the event being processed (same
-        sequencer, still ``processing``: the worker died) may claim again.
+        An upload key accepts one object: the claim succeeds for a ``pending`` asset never claimed, and for a
+        redelivery of the event already claimed (same sequencer and ETag, still ``processing``: the worker died, or
+        SQS delivered twice). Each claim records a new ``run_id`` (32 hex digits), so of two runs of one asset only the
+        one that claimed last can finish; the other's ``complete``/``fail`` returns False. Refused: a replay of a
+        finished event, and any other object under the same key (the caller tells them apart from the record).
         """
         seq = normalise_sequencer(sequencer)
-        fresh = AssetRecord.source_sequencer.does_not_exist() & AssetRecord.status.is_in("pending", "processing")
-        redelivery = (AssetRecord.status == "processing") & (AssetRecord.source_sequencer == seq)
-        newer = AssetRecord.source_sequencer < seq
+        fresh = AssetRecord.source_sequencer.does_not_exist() & (AssetRecord.status == "pending")
+        redelivery = (
+            (AssetRecord.status == "processing")
+            & (AssetRecord.source_sequencer == seq)
+            & (AssetRecord.source_etag == etag)
+        )
         record = AssetRecord(pk=f"ASSET#{asset_id}", sk="ASSET")
         try:
             record.update(
@@ -120,12 +126,13 @@ class AssetRepository:
                     AssetRecord.status.set("processing"),
                     AssetRecord.source_etag.set(etag),
                     AssetRecord.source_sequencer.set(seq),
+                    AssetRecord.run_id.set(uuid.uuid4().hex),
                     AssetRecord.received_bytes.set(size),
                     AssetRecord.attempts.add(1),
                     AssetRecord.error.remove(),
                     AssetRecord.updated_at.set(utcnow()),
                 ],
-                condition=AssetRecord.pk.exists() & (fresh | redelivery | newer),
+                condition=AssetRecord.pk.exists() & (fresh | redelivery),
             )
         except UpdateError as exc:
             if is_condition_failure(exc):
@@ -133,35 +140,52 @@ class AssetRepository:
             raise
         return _asset(record)
 
-    def complete(self, asset_id: str, *, sequencer: str, media: AssetMedia) -> bool:
-        """Mark ``ready`` with the pipeline output; False if a newer object version claimed the asset meanwhile."""
-        return self._finish(
-            asset_id,
-            sequencer,
-            [AssetRecord.status.set("ready"), AssetRecord.media.set(media.model_dump()), AssetRecord.error.remove()],
-        )
+    def complete(self, asset_id: str, *, run: str, media: AssetMedia) -> bool:
+        """Mark ``ready`` with the pipeline output; False if another run claimed the asset since ``run`` did."""
+        record, actions, condition = completion(asset_id, run=run, media=media)
+        return _update(record, actions, condition)
 
-    def fail(self, asset_id: str, *, sequencer: str | None, error: AssetError) -> bool:
+    def fail(self, asset_id: str, *, run: str | None, error: AssetError) -> bool:
         """Mark ``failed`` with ``{"code", "message"}``; the uploaded bytes stay where they are.
 
-        With ``sequencer`` None (the dead-letter path) any asset not yet ``ready`` is failed.
+        False if another run claimed the asset since ``run`` did. With ``run`` None (the dead-letter path) any asset
+        not yet ``ready`` is failed.
         """
-        return self._finish(
-            asset_id, sequencer, [AssetRecord.status.set("failed"), AssetRecord.error.set(error.model_dump())]
-        )
-
-    def _finish(self, asset_id: str, sequencer: str | None, actions: list[Any]) -> bool:
-        if sequencer is None:
+        if run is None:
             condition = AssetRecord.pk.exists() & AssetRecord.status.is_in("pending", "processing")
         else:
-            condition = (AssetRecord.status == "processing") & (
-                AssetRecord.source_sequencer == normalise_sequencer(sequencer)
-            )
-        record = AssetRecord(pk=f"ASSET#{asset_id}", sk="ASSET")
-        try:
-            record.update(actions=[*actions, AssetRecord.updated_at.set(utcnow())], condition=condition)
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+            condition = _run_condition(run)
+        actions = [
+            AssetRecord.status.set("failed"),
+            AssetRecord.error.set(error.model_dump()),
+            AssetRecord.updated_at.set(utcnow()),
+        ]
+        return _update(AssetRecord(pk=f"ASSET#{asset_id}", sk="ASSET"), actions, condition)
+
+
+def _run_condition(run: str) -> Any:
+    return (AssetRecord.status == "processing") & (AssetRecord.run_id == run)
+
+
+def completion(asset_id: str, *, run: str, media: AssetMedia) -> tuple[AssetRecord, list[Any], Any]:
+    """The update that marks the asset ``ready`` with ``media``, only while ``run`` holds its claim.
+
+    ``(record, actions, condition)`` for ``Model.update`` or a transaction's update (store/covers.py).
+    """
+    actions = [
+        AssetRecord.status.set("ready"),
+        AssetRecord.media.set(media.model_dump()),
+        AssetRecord.error.remove(),
+        AssetRecord.updated_at.set(utcnow()),
+    ]
+    return AssetRecord(pk=f"ASSET#{asset_id}", sk="ASSET"), actions, _run_condition(run)
+
+
+def _update(record: AssetRecord, actions: list[Any], condition: Any) -> bool:
+    try:
+        record.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
@@ -64,6 +65,13 @@ class AttachmentRepository:
                 return False
             raise
         return True
+
+    def holder(self, target: str, role: str) -> tuple[str, datetime] | None:
+        """``(asset id, its creation time)`` of the asset attached to the role, or None (strongly consistent)."""
+        record = get_item(AttachmentRecord, target, f"ATTACHMENT#{role}")
+        if record is None or record.asset_id is None or record.asset_created_at is None:
+            return None
+        return record.asset_id, record.asset_created_at
 
     def get(self, target: str, role: str) -> tuple[str | None, str | None]:
         """``(attached asset id, newest upload's asset id)`` of the role; ``(None, None)`` when never used."""

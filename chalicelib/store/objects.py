@@ -7,7 +7,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import NotFoundError, PayloadTooLargeError
+from chalicelib.errors import NotFoundError, PayloadTooLargeError, PreconditionFailedError
+
+#: DeleteObjects takes at most this many keys per request (S3 API reference, DeleteObjects).
+DELETE_BATCH = 1000
+
+
+class ObjectReplacedError(PreconditionFailedError):
+    """The object at a key is no longer the version asked for (``If-Match`` failed: S3 answered 412)."""
+
+    default_code = "object_replaced"
 
 
 @dataclass(frozen=True)
@@ -22,6 +31,10 @@ class ObjectHead:
 
 def _missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
+
+
+def _replaced(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in {"412", "PreconditionFailed"}
 
 
 class ObjectStore:
@@ -79,17 +92,25 @@ class ObjectStore:
             metadata=dict(head.get("Metadata") or {}),
         )
 
-    def get_bytes(self, key: str, *, max_bytes: int | None = None) -> bytes:
-        """The object's bytes.
+    def get_bytes(self, key: str, *, max_bytes: int | None = None, if_match: str | None = None) -> bytes:
+        """The object's bytes; with ``if_match`` (an ETag, quotes optional) only if the object still has that ETag.
 
-        Raises ``NotFoundError`` if missing, ``PayloadTooLargeError`` if it holds more than ``max_bytes`` (the read
-        stops at ``max_bytes + 1`` so an oversized object is never loaded whole).
+        Raises ``NotFoundError`` if missing, ``ObjectReplacedError`` if ``if_match`` no longer matches (GetObject
+        ``IfMatch``: S3 answers 412 once another object was written at the key), ``PayloadTooLargeError`` if it holds
+        more than ``max_bytes`` (the read stops at ``max_bytes + 1`` so an oversized object is never loaded whole).
         """
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if if_match:
+            kwargs["IfMatch"] = f'"{if_match.strip(chr(34))}"'
         try:
-            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+            response = self._s3.get_object(**kwargs)
         except ClientError as exc:
             if _missing(exc):
                 raise NotFoundError(f"No object at {key}.", code="object_not_found") from exc
+            if _replaced(exc):
+                raise ObjectReplacedError(
+                    f"The object at {key} was replaced.", details={"key": key, "etag": if_match}
+                ) from exc
             raise
         body = response["Body"]
         data: bytes = body.read(max_bytes + 1) if max_bytes is not None else body.read()
@@ -122,3 +143,30 @@ class ObjectStore:
         if metadata:
             kwargs["Metadata"] = metadata
         self._s3.put_object(**kwargs)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key that starts with ``prefix`` (ListObjectsV2, all pages), in key order."""
+        keys: list[str] = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(str(item["Key"]) for item in page.get("Contents", []))
+        return keys
+
+    def delete_keys(self, keys: list[str]) -> None:
+        """Delete ``keys`` (DeleteObjects, ``DELETE_BATCH`` per request); a key already gone is not an error.
+
+        Raises ``RuntimeError`` naming the keys S3 reported as not deleted (the caller's retry deletes them later).
+        """
+        failed: list[str] = []
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = [{"Key": key} for key in keys[start : start + DELETE_BATCH]]
+            response = self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            failed.extend(str(error.get("Key")) for error in response.get("Errors", []))
+        if failed:
+            raise RuntimeError(f"S3 did not delete {len(failed)} objects, e.g. {failed[0]}")
+
+    def delete_prefixes(self, prefixes: list[str]) -> list[str]:
+        """Delete every object under each of ``prefixes``; returns the keys deleted (idempotent)."""
+        keys = [key for prefix in prefixes for key in self.list_keys(prefix)]
+        if keys:
+            self.delete_keys(keys)
+        return keys

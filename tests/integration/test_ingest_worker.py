@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from chalicelib.container import get_asset_repository
 from tests.integration.conftest import BUCKET, body_of, call, create_release, invoke_with_body, run_ingest, upload
 
 
@@ -39,9 +40,12 @@ def test_an_upload_becomes_ready_with_every_variant(client, aws, shared_images):
     assert artwork["cropped"] is True
     assert artwork["dominant_color"].startswith("#") and len(artwork["palette"]) >= 5
     assert artwork["placeholder"]
+    # And the run that made it wrote its objects under keys of its own, each named by the record
+    run = get_asset_repository().get(upload_id).run_id
     keys = {o["Key"] for o in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=f"media/alice/{upload_id}/")["Contents"]}
     assert keys == {
-        f"media/alice/{upload_id}/{n}" for n in ("original.jpg", "tiny.webp", "small.webp", "medium.webp", "large.webp")
+        f"media/alice/{upload_id}/{run}/{n}"
+        for n in ("original.jpg", "tiny.webp", "small.webp", "medium.webp", "large.webp")
     }
 
 

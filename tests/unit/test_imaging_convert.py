@@ -9,7 +9,14 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from chalicelib.imaging import EncodedImage, PipelineResult, convert_image, process_image, sniff_format
+from chalicelib.imaging import (
+    EncodedImage,
+    PipelineResult,
+    convert_image,
+    derive_formats,
+    process_image,
+    sniff_format,
+)
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +83,25 @@ def test_bytes_are_accepted_and_unknown_formats_are_a_value_error(image_bytes: C
         convert_image(image_bytes("lowres-128.jpg"), "gif")
     with Image.open(io.BytesIO(converted.data)) as reopened:
         assert reopened.format == "PNG"
+
+
+@pytest.mark.parametrize("name", ["exif-orientation-6.jpg", "rgba-2048x1536.png", "cmyk-with-icc.jpg"])
+def test_derive_formats_makes_every_other_format_of_every_size_as_convert_image_does(
+    name: str, results: dict[str, PipelineResult]
+) -> None:
+    # Given the stored images of an upload (its variants and its original)
+    result = results[name]
+    sizes = {**result.variants, "original": result.original}
+    # When the download formats are derived in one call
+    derived = derive_formats(sizes)
+    # Then every size has every format but its stored one, byte for byte what convert_image makes of it
+    assert list(derived) == list(sizes)
+    for size, image in sizes.items():
+        assert list(derived[size]) == [fmt for fmt in ("png", "jpeg", "webp") if fmt != image.format]
+        for fmt, converted in derived[size].items():
+            assert converted.data == convert_image(image, fmt).data, (size, fmt)
+
+
+def test_derive_formats_refuses_an_unknown_format(results: dict[str, PipelineResult]) -> None:
+    with pytest.raises(ValueError, match="gif"):
+        derive_formats({"original": results["cmyk-with-icc.jpg"].original}, ["png", "gif"])

@@ -37,3 +37,13 @@ def test_concurrent_calls_give_the_same_results_as_sequential_ones(image_bytes: 
     with ThreadPoolExecutor(max_workers=4) as pool:
         concurrent = list(pool.map(lambda name: process_image(image_bytes(name)).metadata(), names))
     assert concurrent == sequential
+
+
+def test_importing_the_app_does_not_import_pillow() -> None:
+    # Given a fresh interpreter with the API's environment
+    code = "import sys, app\nassert 'PIL' not in sys.modules, 'Pillow imported by the API'\n"
+    env = {"SLEEVE_BUCKET_NAME": "b", "SLEEVE_JWT_SECRET": "x" * 32, "PATH": "/usr/bin:/bin"}
+    # When the Chalice app (every route, every worker) is imported
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    # Then Pillow stays out of the process
+    assert done.returncode == 0, done.stderr

@@ -26,7 +26,7 @@ EXPECTED: dict[str, tuple] = {
     "bomb-65536x65536.png": ("error", "decompression_bomb"),
     "bomb-extents.gif": ("error", "decompression_bomb"),
     "cmyk-with-icc.jpg": ("ok", (500, 333), ["tiny", "small"]),
-    "exif-gps.jpg": ("ok", (8, 8), []),
+    "exif-gps.jpg": ("error", "too_small"),  # 8x8: below the tiny variant's 64 px
     "exif-orientation-6.jpg": ("ok", (600, 450), ["tiny", "small"]),
     "exif-orientation-8.jpg": ("ok", (600, 450), ["tiny", "small"]),
     "gradients-1000.png": ("ok", (1000, 1000), ["tiny", "small", "medium"]),
@@ -212,7 +212,7 @@ def test_dominant_colour_is_the_most_common_colour(processed: Callable[[str], Pi
     assert blue > red + 40
 
 
-@pytest.mark.parametrize("name", ["photo-2725x2225.jpg", "cmyk-with-icc.jpg", "rgba-2048x1536.png", "exif-gps.jpg"])
+@pytest.mark.parametrize("name", ["photo-2725x2225.jpg", "cmyk-with-icc.jpg", "rgba-2048x1536.png", "portrait-450x600.jpg"])
 def test_placeholder_is_a_blurhash_of_the_image(
     name: str, processed: Callable[[str], PipelineResult], checks: SimpleNamespace
 ) -> None:
@@ -224,6 +224,16 @@ def test_placeholder_is_a_blurhash_of_the_image(
         tiny = checks.decode(result.variants["tiny"].data).convert("RGB")
         preview_mean, tiny_mean = ImageStat.Stat(preview).mean, ImageStat.Stat(tiny).mean
         assert all(abs(a - b) < 20 for a, b in zip(preview_mean, tiny_mean, strict=True))
+
+
+def test_below_the_default_minimum_an_image_makes_no_variant_but_colours_and_a_placeholder(
+    image_bytes: Callable[[str], bytes],
+) -> None:
+    # Given the 8x8 exif-gps.jpg and a minimum short side lowered below it
+    result = process_image(image_bytes("exif-gps.jpg"), min_source_px=8)
+    # Then no variant is made, and colours and the placeholder come from the unscaled square crop
+    assert result.variants == {} and result.missing_variants == ALL
+    assert blurhash.is_valid_blurhash(result.placeholder) and result.palette
 
 
 def test_animated_webp_uses_the_first_frame_and_keeps_all_frames_in_the_original(

@@ -84,10 +84,37 @@ def test_declared_pixel_count_is_compared_with_max_pixels(size: tuple[int, int],
     data = png_of_size(*size)
     if refused:
         with pytest.raises(ImageRejectedError) as caught:
-            process_image(data, max_pixels=1000)
+            process_image(data, max_pixels=1000, min_source_px=1)
         assert caught.value.code == "decompression_bomb"
     else:
-        assert process_image(data, max_pixels=1000).source_width == size[0]
+        assert process_image(data, max_pixels=1000, min_source_px=1).source_width == size[0]
+
+
+@pytest.mark.parametrize(("size", "refused"), [((63, 500), True), ((500, 63), True), ((64, 64), False)])
+def test_an_image_too_small_for_the_smallest_variant_is_refused_before_decoding(
+    size: tuple[int, int], refused: bool, load_calls: list[str]
+) -> None:
+    # Given an image whose short side is just below, or exactly, the tiny variant's 64 px
+    data = png_of_size(*size)
+    if refused:
+        # Then it is refused too_small, with its size, before any pixel is decoded
+        with pytest.raises(ImageRejectedError) as caught:
+            process_image(data)
+        assert caught.value.code == "too_small"
+        assert caught.value.details == {"width": size[0], "height": size[1], "min_px": 64}
+        assert load_calls == []
+    else:
+        # Then the smallest accepted image makes the tiny variant
+        assert list(process_image(data).variants) == ["tiny"]
+
+
+def test_the_minimum_short_side_is_a_parameter() -> None:
+    # Given a 100 px image and a minimum of 128 px, then of 8 px
+    with pytest.raises(ImageRejectedError) as caught:
+        process_image(png_of_size(100, 100), min_source_px=128)
+    assert caught.value.code == "too_small"
+    # Below the tiny variant's side the image is accepted with no variant at all
+    assert process_image(png_of_size(40, 40), min_source_px=8).variants == {}
 
 
 def test_truncated_jpeg_is_corrupt_and_the_truncation_switch_stays_off(image_bytes: Callable[[str], bytes]) -> None:
