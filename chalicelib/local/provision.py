@@ -491,7 +491,8 @@ def provision(
     template's ``Parameters`` (Sleeve's: ``{"Stage": "local"}``); a declared parameter without a default must be given.
 
     Supported types: AWS::DynamoDB::Table, AWS::SQS::Queue, AWS::SQS::QueuePolicy, AWS::S3::Bucket; other types are
-    skipped with a log line. Running it twice changes nothing (no second s3:TestEvent either).
+    skipped with a log line, and resources without a ``Type`` (fragments of Chalice's resources) are ignored. Running
+    it twice changes nothing (no second s3:TestEvent either).
 
     Raises :class:`ProvisionError` for unsupported intrinsics, references to missing/skipped resources and missing,
     undeclared or disallowed parameters, and
@@ -523,6 +524,11 @@ def provision(
     resources: dict[str, Any] = template.get("Resources", {})
     for name in _creation_order(resources):
         resource = resources[name]
+        if "Type" not in resource:
+            # A fragment that `chalice package --merge-template` merges into one of Chalice's resources (e.g. a
+            # function's DependsOn): nothing of its own to create.
+            log.info("fragment %s: merged into Chalice's %s by chalice package, nothing to provision", name, name)
+            continue
         applier = _APPLIERS.get(resource["Type"])
         if applier is None:
             ctx.skipped.add(name)

@@ -149,7 +149,7 @@ def test_the_template_names_every_resource_after_the_stage_parameter() -> None:
     # No default: a deploy must say which stage it is, or it would take another stage's names.
     assert "Default" not in template["Parameters"]["Stage"]
     for name, resource in template["Resources"].items():
-        properties = resource["Properties"]
+        properties = resource.get("Properties", {})
         for key in ("TableName", "QueueName", "BucketName", "AlarmName"):
             if key in properties:
                 assert properties[key]["Fn::Sub"].startswith("sleeve-${Stage}"), name
@@ -249,7 +249,7 @@ def _gateway_responses() -> dict[str, dict[str, Any]]:
     return {
         resource["Properties"]["ResponseType"]: resource["Properties"]
         for resource in _template()["Resources"].values()
-        if resource["Type"] == "AWS::ApiGateway::GatewayResponse"
+        if resource.get("Type") == "AWS::ApiGateway::GatewayResponse"
     }
 
 
@@ -324,8 +324,8 @@ def test_the_package_runs_every_function_on_python_3_12_and_on_its_stage_queues(
         assert variables["SLEEVE_TABLE_NAME"] == names["table"]
     # and the SQS consumers read the stage's queues, which the merged template declares
     declared = {
-        r["Properties"]["QueueName"]["Fn::Sub"].replace("${Stage}", stage)
-        for r in resources.values()
+        r["Properties"]["QueueName"]["Fn::Sub"].replace("${Stage}", stage): logical_id
+        for logical_id, r in resources.items()
         if r["Type"] == "AWS::SQS::Queue"
     }
     consumed = {
@@ -335,7 +335,14 @@ def test_the_package_runs_every_function_on_python_3_12_and_on_its_stage_queues(
         if event["Type"] == "SQS"
     }
     assert consumed == {names[key] for key in ("ingest", "ingest_dlq", "cleanup", "cleanup_dlq")}
-    assert consumed <= declared
+    assert consumed <= set(declared)
+    # and each consumer depends on its queue: an event source names its queue by ARN only, and Lambda refuses to map
+    # a queue that does not exist yet, so without DependsOn a first deploy may fail
+    for name, properties in functions.items():
+        for event in properties.get("Events", {}).values():
+            if event["Type"] == "SQS":
+                queue = declared[event["Properties"]["Queue"]["Fn::Sub"].rsplit(":", 1)[1]]
+                assert queue in resources[name].get("DependsOn", []), (name, queue)
     # and the gateway responses attach to the API Chalice made
     assert resources["RestAPI"]["Type"] == "AWS::Serverless::Api"
     assert package["Parameters"]["Stage"]["AllowedValues"] == list(STAGES)
