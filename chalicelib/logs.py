@@ -1,4 +1,4 @@
-"""Structured JSON logs for the workers (aws-lambda-powertools), built on first use to keep cold starts small."""
+"""Structured JSON logs (aws-lambda-powertools) for the API and the workers, built on first use (cold starts)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ if TYPE_CHECKING:
 
 #: Powertools names its logger after the service; plain "sleeve" is taken by Chalice's own app logger.
 SERVICE = "sleeve-worker"
+API_SERVICE = "sleeve-api"
+#: The key of a request's id on every API log line (powertools' own name for it).
+CORRELATION_ID = "correlation_id"
 
 
 @lru_cache(maxsize=1)
@@ -22,3 +25,16 @@ def get_worker_logger() -> Logger:
     from aws_lambda_powertools.logging import Logger
 
     return Logger(service=SERVICE)
+
+
+@lru_cache(maxsize=1)
+def get_api_logger() -> Logger:
+    """The powertools Logger of the HTTP API: JSON lines with ``service`` ``sleeve-api`` and, while a request is
+    handled, its ``correlation_id`` (API Gateway's ``requestContext.requestId``, or one generated locally).
+
+    The id is kept per thread (``thread_safe_append_keys``), so concurrent requests of the local dev server, each in
+    its own thread, never swap ids.
+    """
+    from aws_lambda_powertools.logging import Logger
+
+    return Logger(service=API_SERVICE)

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.errors import AppError, InvalidError, UnprocessableError
 from chalicelib.models.domain import Identity
+from chalicelib.models.text import INVALID_CHARACTERS
 
-log = logging.getLogger(__name__)
-ModelT = TypeVar("ModelT", bound=BaseModel)
 JSON_HEADERS = {"Content-Type": "application/json"}
+#: The deepest nesting of arrays and objects a body may have; request models need 3 levels.
+MAX_JSON_DEPTH = 32
 #: The ETags this API issues: a version number in double quotes (ASCII digits only; ``str.isdigit`` is wider).
 _STRONG_ETAG = re.compile(r'"([0-9]{1,18})"')
 
@@ -34,18 +34,55 @@ def error_response(error: AppError) -> Response:
     return json_response(error.to_body(), status=error.status)
 
 
-def parse_body(request: Any, model: type[ModelT], *, read_only: frozenset[str] = frozenset()) -> ModelT:
-    """The JSON body validated as ``model``.
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            stack.extend((child, depth) for child in item)
+    return deepest
 
-    Raises ``InvalidError`` (``invalid_json``, 400) for a body that is not a JSON object, ``UnprocessableError``
-    (``read_only_fields``, 422) when it names one of ``read_only``, and ``UnprocessableError`` (``validation_error``,
-    422, ``details.fields`` naming each bad field) when validation fails.
+
+def parse_json_body(request: Any) -> Any:
+    """The JSON value of the body (``{}`` when empty).
+
+    Raises ``InvalidError`` (``invalid_json``, 400) for bytes that are not UTF-8 JSON, and for arrays or objects
+    nested deeper than ``MAX_JSON_DEPTH``: Python's parser raises ``RecursionError`` near 1,000 levels (tens of
+    thousands of ``[`` would otherwise answer 500), and no request model goes past 3.
     """
     raw = request.raw_body or b"{}"
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidError("The body is not valid JSON.", code="invalid_json") from exc
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise InvalidError(
+            f"The body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels.",
+            code="invalid_json",
+            details={"max_depth": MAX_JSON_DEPTH},
+        )
+    return data
+
+
+def parse_body[ModelT: BaseModel](
+    request: Any, model: type[ModelT], *, read_only: frozenset[str] = frozenset()
+) -> ModelT:
+    """The JSON body validated as ``model``.
+
+    Raises ``InvalidError`` (``invalid_json``, 400) for a body that is not a JSON object or nests too deeply
+    (``parse_json_body``), ``UnprocessableError`` (``read_only_fields``, 422) when it names one of ``read_only``,
+    ``UnprocessableError`` (``invalid_characters``, 422) when a text field holds a control character or a
+    bidirectional override (``chalicelib.models.text``), and ``UnprocessableError`` (``validation_error``, 422) when
+    validation fails otherwise. Both 422 validation codes name each bad field in ``details.fields``.
+    """
+    data = parse_json_body(request)
     if not isinstance(data, dict):
         raise InvalidError("The body must be a JSON object.", code="invalid_json")
     refused = sorted(set(data) & read_only)
@@ -58,7 +95,14 @@ def parse_body(request: Any, model: type[ModelT], *, read_only: frozenset[str] =
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
+        errors = exc.errors()
+        fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in errors}
+        if any(e["type"] == INVALID_CHARACTERS for e in errors):
+            raise UnprocessableError(
+                "Text fields may not hold control characters or bidirectional formatting characters.",
+                code=INVALID_CHARACTERS,
+                details={"fields": fields},
+            ) from exc
         raise UnprocessableError(
             "The request is not valid.", code="validation_error", details={"fields": fields}
         ) from exc
@@ -119,7 +163,9 @@ def route(bp: Blueprint, path: str, **options: Any) -> Callable[[Callable[..., A
                 return view(**params)
             except AppError as error:
                 if error.status >= 500:
-                    log.exception("request failed")
+                    from chalicelib.logs import get_api_logger
+
+                    get_api_logger().exception("request failed", extra={"code": error.code})
                 return error_response(error)
 
         bp.route(path, **options)(handled)

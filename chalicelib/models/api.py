@@ -10,6 +10,7 @@ from pydantic import (
     AliasChoices,
     AnyHttpUrl,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -25,6 +26,7 @@ from chalicelib.models.catalogue import (
     ReleaseType,
 )
 from chalicelib.models.identifiers import Isrc, Upc
+from chalicelib.models.text import MultilineText, PlainText, check_single_line
 
 
 class _Request(BaseModel):
@@ -32,22 +34,27 @@ class _Request(BaseModel):
 
 
 #: An http(s) URL, validated, kept as a string.
-HttpUrlString = Annotated[AnyHttpUrl, PlainSerializer(str, return_type=str)]
-Title = Annotated[str, Field(min_length=1, max_length=200)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
-LongText = Annotated[str, Field(max_length=5000)]
-Reason = Annotated[str, Field(min_length=1, max_length=500)]
+HttpUrlString = Annotated[AnyHttpUrl, BeforeValidator(check_single_line), PlainSerializer(str, return_type=str)]
+# Text fields refuse control characters and bidi overrides (models/text.py); only LongText keeps tabs and newlines.
+Title = Annotated[PlainText, Field(min_length=1, max_length=200)]
+ShortText = Annotated[PlainText, Field(min_length=1, max_length=200)]
+LongText = Annotated[MultilineText, Field(max_length=5000)]
+Reason = Annotated[PlainText, Field(min_length=1, max_length=500)]
+# The identifiers strip white space before validating; refuse control characters in them first, as everywhere.
+CheckedUpc = Annotated[Upc, BeforeValidator(check_single_line)]
+CheckedIsrc = Annotated[Isrc, BeforeValidator(check_single_line)]
 #: ``date`` under another name, for models with a field called ``date``.
 CalendarDate = date
 
 
 class _ReleaseFields(_Request):
-    """The owner-editable fields of a release (``lifecycle.RELEASE_FIELDS``)."""
+    """The owner-editable fields of a release (``lifecycle.RELEASE_FIELDS``). ``description`` may hold tabs and
+    newlines; every other text field is one line (no control characters, no bidi overrides: ``models/text.py``)."""
 
     release_type: ReleaseType | None = None
     label: ShortText | None = None
     genre: ShortText | None = None
-    upc: Upc | None = None
+    upc: CheckedUpc | None = None
     p_line: ShortText | None = None
     c_line: ShortText | None = None
     explicit: StrictBool = False
@@ -116,17 +123,18 @@ class UnlockRequest(_Request):
 
 class _TrackFields(_Request):
     duration_ms: int | None = Field(default=None, ge=1, le=24 * 3600 * 1000, strict=True)
-    isrc: Isrc | None = None
+    isrc: CheckedIsrc | None = None
     explicit: StrictBool = False
     bpm: Decimal | None = Field(default=None, gt=0, le=999, decimal_places=2)
-    musical_key: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    musical_key: Annotated[PlainText, Field(min_length=1, max_length=32)] | None = None
     production_notes: LongText | None = None
 
 
 class CreateTrackRequest(_TrackFields):
     """``POST /releases/{id}/tracks``: ``title``; ``track_number`` (default: last on its disc), ``disc_number``
     (default 1), ``duration_ms`` (ms), ``isrc`` (normalised, e.g. ``"US-RC1-76-07839"`` → ``"USRC17607839"``),
-    ``explicit``, ``bpm``, ``musical_key``, ``production_notes``."""
+    ``explicit``, ``bpm``, ``musical_key``, ``production_notes`` (the one track field that may hold tabs and
+    newlines)."""
 
     title: Title
     track_number: int | None = Field(default=None, ge=1, le=999, strict=True)
@@ -145,7 +153,7 @@ class UpdateTrackRequest(_TrackFields):
 class TrackOrderRequest(_Request):
     """``PUT /releases/{id}/tracks/order``: every track id of the release once, in the new running order."""
 
-    track_ids: list[str] = Field(min_length=1, max_length=99)
+    track_ids: list[PlainText] = Field(min_length=1, max_length=99)
 
 
 class _CollaboratorFields(_Request):
@@ -172,9 +180,9 @@ class UpdateCollaboratorRequest(_CollaboratorFields):
 class CreateUploadRequest(_Request):
     """``POST /releases/{id}/artwork/uploads``: declared ``content_type``, ``content_length`` bytes, ``filename``."""
 
-    content_type: str = Field(min_length=1, max_length=100)
+    content_type: PlainText = Field(min_length=1, max_length=100)
     content_length: int = Field(strict=True)
-    filename: str | None = Field(default=None, max_length=255)
+    filename: PlainText | None = Field(default=None, max_length=255)
 
     @field_validator("filename")
     @classmethod

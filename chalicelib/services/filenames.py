@@ -8,13 +8,18 @@ from urllib.parse import quote
 
 # RFC 8187 attr-char: ALPHA / DIGIT / "!" / "#" / "$" / "&" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
 _ATTR_CHAR_SAFE = "!#$&+-.^_`|~"
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]+')
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f"\\/:*?<>|;]+')
+# Bidirectional embeddings, overrides and isolates (U+202A-E, U+2066-9) and the implicit marks (U+200E/F, U+061C):
+# dropped, not replaced, so "cover\u202egpj.exe" cannot display as "coverexe.jpg" (Unicode TR #36 §2.4).
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
 def clean_filename(name: str, *, max_length: int = 180) -> str:
-    """``name`` without control characters, path separators, quotes and characters Windows refuses; whitespace
-    collapsed; at most ``max_length`` characters; ``download`` if nothing is left."""
-    cleaned = _UNSAFE.sub(" ", unicodedata.normalize("NFC", name))
+    """``name`` without control characters (C0, DEL, C1), bidirectional formatting characters, path separators,
+    quotes and characters Windows refuses; whitespace collapsed; at most ``max_length`` characters; ``download`` if
+    nothing is left. Text fields refuse these characters already (``models/text.py``); names are cleaned again
+    because they are built from stored text."""
+    cleaned = _UNSAFE.sub(" ", _BIDI.sub("", unicodedata.normalize("NFC", name)))
     cleaned = re.sub(r"\s+", " ", cleaned).strip(" .")
     if len(cleaned) > max_length:
         stem, dot, ext = cleaned.rpartition(".")

@@ -49,3 +49,35 @@ def test_non_latin_names_fall_back_to_underscores():
     assert content_disposition("坂本龍一.png").startswith(
         "attachment; filename=\"____.png\"; filename*=UTF-8''%E5%9D%82"
     )
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "\u202e",
+        "\u202a",
+        "\u202b",
+        "\u202c",
+        "\u202d",
+        "\u2066",
+        "\u2067",
+        "\u2068",
+        "\u2069",
+        "\u200e",
+        "\u200f",
+        "\u061c",
+        "\x85",
+        "\x9b",
+        "\x7f",
+        "\x1b",
+    ],
+)
+def test_no_control_or_bidi_character_reaches_filename_star(hidden):
+    # Given a stored title from before text fields refused them, with a bidi override or a control character
+    title = f"cover{hidden}gpj.exe"
+    # When it becomes a download's Content-Disposition
+    header = content_disposition(download_filename(artist="A", title=title, size="large", extension="png"))
+    # Then neither filename nor filename* carries it, encoded or not
+    star = unquote(header.split("filename*=UTF-8''", 1)[1])
+    assert hidden not in header and hidden not in star
+    assert star.startswith("A - cover") and star.endswith("(large).png")
