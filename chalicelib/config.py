@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     cognito_user_pool_id: str | None = None
     cognito_app_client_id: str | None = None
+    # HMAC-SHA256 key of pagination cursors (store/cursors.py); required outside local, derived from the JWT secret
+    # in the local stage when unset.
+    cursor_secret: SecretStr | None = None
 
     @model_validator(mode="after")
     def _check_identity(self) -> Settings:
@@ -90,6 +93,24 @@ class Settings(BaseSettings):
         if self.stage != "local" and not self.cognito_app_client_id:
             raise ValueError("SLEEVE_COGNITO_APP_CLIENT_ID is required outside the local stage")
         return self
+
+    @model_validator(mode="after")
+    def _check_cursor_secret(self) -> Settings:
+        if self.stage != "local" and (self.cursor_secret is None or len(self.cursor_secret.get_secret_value()) < 32):
+            raise ValueError("SLEEVE_CURSOR_SECRET (32 characters or more) is required outside the local stage")
+        return self
+
+    def cursor_key(self) -> bytes:
+        """The HMAC key of pagination cursors: ``SLEEVE_CURSOR_SECRET``, or in the local stage a key derived from
+        ``SLEEVE_JWT_SECRET`` (HMAC-SHA256 of a fixed label), so a local cursor key never equals the token key."""
+        import hashlib
+        import hmac
+
+        if self.cursor_secret is not None:
+            return self.cursor_secret.get_secret_value().encode()
+        assert self.jwt_secret is not None, "checked by _check_identity in the local stage"
+        jwt_key = self.jwt_secret.get_secret_value().encode()
+        return hmac.new(jwt_key, b"sleeve pagination cursors", hashlib.sha256).digest()
 
 
 @lru_cache(maxsize=1)
