@@ -361,3 +361,24 @@ def test_the_merged_package_passes_cfn_lint(packages: dict[str, Path]) -> None:
 
     # Then: no error and no warning
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def _pins(name: str) -> dict[str, str]:
+    """``package → version`` of a requirements file's ``name==version`` lines (extras dropped)."""
+    pins = {}
+    for line in (REPO_ROOT / name).read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            package, version = line.split("==")
+            pins[package.split("[")[0].strip().lower()] = version.strip()
+    return pins
+
+
+def test_the_lambda_bundle_leaves_the_chalice_cli_out() -> None:
+    # Given: what `chalice package` vendors into every function (requirements.txt) and what only developers install
+    runtime, dev = _pins("requirements.txt"), _pins("requirements-dev.txt")
+
+    # Then: chalice is a development tool (the package injects chalice/app.py, the only part the code imports at run
+    # time); listed at run time it vendored pip, setuptools, PyYAML and the CLI's prompts: 91 → 74 MB unzipped
+    assert "chalice" not in runtime
+    assert dev["chalice"] == "1.34.0"
+    assert not set(runtime) & set(dev)
