@@ -39,7 +39,7 @@ root="$$(pyenv root 2>/dev/null || echo "$${PYENV_ROOT:-$$HOME/.pyenv}")"; \
 for candidate in $$(ls -d "$$root"/versions/$(PYTHON_MINOR).*/bin/python$(PYTHON_MINOR) 2>/dev/null | sort -rV); do \
   if works "$$candidate"; then echo "$$candidate"; exit 0; fi; \
 done; \
-echo "Sleeve needs Python $(PYTHON_MINOR) and found none: not python$(PYTHON_MINOR) on the PATH (or it does not run)," \
+echo "Sleeve needs Python $(PYTHON_MINOR) and found none: no python$(PYTHON_MINOR) on the PATH that runs and has its venv module," \
   "nor a $(PYTHON_MINOR).x under $$root/versions. Install one, e.g. 'apt-get install python$(PYTHON_MINOR)" \
   "python$(PYTHON_MINOR)-venv' or 'pyenv install $(PYTHON_MINOR)', or name it: make PYTHON=/path/to/python$(PYTHON_MINOR) …" >&2; \
 exit 1
