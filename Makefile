@@ -45,7 +45,8 @@ echo "Sleeve needs Python $(PYTHON_MINOR) and found none: no python$(PYTHON_MINO
 exit 1
 endef
 
-.PHONY: install run test test-unit test-integration test-e2e test-browser chromium token bench lint format package clean FORCE
+.PHONY: install run test test-unit test-integration test-e2e test-browser chromium token bench lint format package clean \
+  which-python FORCE
 
 $(STAMP): requirements.txt requirements-dev.txt $(STAMP_FORCE)
 	@if ! $(PY) -c '$(IS_MINOR)' 2>/dev/null; then \
@@ -60,6 +61,10 @@ $(STAMP): requirements.txt requirements-dev.txt $(STAMP_FORCE)
 	@$(PY) -c 'import platform, sys; print(platform.python_version(), sys.base_prefix)' > $(STAMP)
 
 FORCE:
+
+# The Python 3.12 that would create .venv (or, failing, what to install).
+which-python:
+	@$(FIND_PYTHON)
 
 install: $(STAMP)
 
