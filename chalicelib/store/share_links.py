@@ -42,15 +42,8 @@ def _release_share_items(release_id: str) -> Iterator[dict[str, Any]]:
 
 
 def _share_link(record: ShareLinkRecord, downloads: dict[str, int] | None = None) -> ShareLink:
-    return ShareLink(
-        token_id=record.token_id,
-        release_id=record.release_id,
-        owner_id=record.owner_id,
-        created_at=record.created_at,
-        expires_at=record.expires_at,
-        revoked_at=record.revoked_at,
-        downloads=downloads or {},
-    )
+    """The domain link of a record (pydantic picks ShareLink's fields; the secret's hash is not one of them)."""
+    return ShareLink.model_validate({**record.attribute_values, "downloads": downloads or {}})
 
 
 class ShareLinkRepository:

@@ -29,6 +29,11 @@ def test_a_visitor_downloads_the_size_and_format_they_pick(api: Api, page: Any, 
     # the preview really loads (a presigned GET of the 640 px variant)
     page.wait_for_function("document.querySelector('img').complete && document.querySelector('img').naturalWidth > 0")
     assert page.evaluate("document.querySelector('img').naturalWidth") == 640
+    # and the pickers offer what exists: every size of a 2725 px photo (large preselected), every format
+    options = "s => Array.from(s.options).map(o => o.value)"
+    assert page.eval_on_selector("select[name=size]", options) == ["tiny", "small", "medium", "large", "original"]
+    assert page.eval_on_selector("select[name=size]", "s => s.value") == "large"
+    assert page.eval_on_selector("select[name=format]", options) == ["webp", "png", "jpeg"]
     # When they pick "small" as PNG and press Download
     page.select_option("select[name=size]", "small")
     page.select_option("select[name=format]", "png")
