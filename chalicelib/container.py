@@ -144,10 +144,10 @@ def get_token_verifier() -> TokenVerifier:
 
 @lru_cache(maxsize=1)
 def get_release_service() -> ReleaseService:
-    """The release service."""
+    """The release service (with its lifecycle, track and collaborator services)."""
     from chalicelib.services.releases import ReleaseService
 
-    return ReleaseService(get_catalogue_repository(), get_sync_queue())
+    return ReleaseService(get_catalogue_repository(), get_sync_queue(), cleanup_queue=get_cleanup_queue())
 
 
 @lru_cache(maxsize=1)

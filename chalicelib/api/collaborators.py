@@ -16,7 +16,7 @@ def add_collaborator(release_id: str) -> object:
     """201 with the collaborator; 422 ``split_exceeds_total`` past 100 % in its pool."""
     request = bp.current_request
     body = parse_body(request, CreateCollaboratorRequest)
-    collaborator = get_release_service().add_collaborator(
+    collaborator = get_release_service().collaborators.add(
         identity_of(request), release_id, body.model_dump(exclude_unset=True), if_match=if_match(request)
     )
     location = f"/releases/{release_id}/collaborators/{collaborator.id}"
@@ -39,7 +39,7 @@ def list_collaborators(release_id: str) -> object:
 @route(bp, "/releases/{release_id}/collaborators/{collaborator_id}", methods=["GET"])
 def get_collaborator(release_id: str, collaborator_id: str) -> object:
     """The collaborator, its version as ``ETag``."""
-    collaborator = get_release_service().get_collaborator(identity_of(bp.current_request), release_id, collaborator_id)
+    collaborator = get_release_service().collaborators.get(identity_of(bp.current_request), release_id, collaborator_id)
     return json_response(collaborator, headers=etag(collaborator.version))
 
 
@@ -48,7 +48,7 @@ def update_collaborator(release_id: str, collaborator_id: str) -> object:
     """Change collaborator fields; ``If-Match`` (optional) is the collaborator's version."""
     request = bp.current_request
     body = parse_body(request, UpdateCollaboratorRequest)
-    collaborator = get_release_service().update_collaborator(
+    collaborator = get_release_service().collaborators.update(
         identity_of(request),
         release_id,
         collaborator_id,
@@ -62,7 +62,7 @@ def update_collaborator(release_id: str, collaborator_id: str) -> object:
 def delete_collaborator(release_id: str, collaborator_id: str) -> object:
     """204."""
     request = bp.current_request
-    get_release_service().delete_collaborator(
+    get_release_service().collaborators.delete(
         identity_of(request), release_id, collaborator_id, if_match=if_match(request)
     )
     return Response(body="", status_code=204)

@@ -114,7 +114,7 @@ def transition_release(release_id: str) -> object:
     """Move to ``to`` along the lifecycle; 409 ``invalid_transition`` lists the allowed targets."""
     request = bp.current_request
     body = parse_body(request, TransitionRequest)
-    detail = get_release_service().transition(
+    detail = get_release_service().lifecycle.transition(
         identity_of(request),
         release_id,
         body.to,
@@ -130,7 +130,7 @@ def schedule_release(release_id: str) -> object:
     """mastered → scheduled on ``date`` (future); sets ``partial_lock``."""
     request = bp.current_request
     body = parse_body(request, ScheduleRequest)
-    detail = get_release_service().transition(
+    detail = get_release_service().lifecycle.transition(
         identity_of(request),
         release_id,
         "scheduled",
@@ -156,7 +156,7 @@ def lock_release(release_id: str) -> object:
 def _named_transition(release_id: str, target: ProductionStatus) -> Response:
     request = bp.current_request
     body = parse_body(request, ReasonRequest)
-    detail = get_release_service().transition(
+    detail = get_release_service().lifecycle.transition(
         identity_of(request), release_id, target, reason=body.reason, if_match=if_match(request)
     )
     return _detail_response(detail)
@@ -168,7 +168,7 @@ def unlock_release(release_id: str) -> object:
     default, or ``partial_lock``) with a history entry."""
     request = bp.current_request
     body = parse_body(request, UnlockRequest)
-    detail = get_release_service().unlock(
+    detail = get_release_service().lifecycle.unlock(
         identity_of(request), release_id, reason=body.reason, to=body.to, if_match=if_match(request)
     )
     return _detail_response(detail)

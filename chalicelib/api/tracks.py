@@ -16,7 +16,7 @@ def add_track(release_id: str) -> object:
     """201 with the track; ``If-Match`` (optional) is the release's version."""
     request = bp.current_request
     body = parse_body(request, CreateTrackRequest)
-    track = get_release_service().add_track(
+    track = get_release_service().tracks.add(
         identity_of(request), release_id, body.model_dump(exclude_unset=True), if_match=if_match(request)
     )
     location = f"/releases/{release_id}/tracks/{track.id}"
@@ -37,7 +37,7 @@ def reorder_tracks(release_id: str) -> object:
     """Renumber the tracks in the order of ``track_ids``; ``{"items": [...]}`` in the new order, the release's ETag."""
     request = bp.current_request
     body = parse_body(request, TrackOrderRequest)
-    detail = get_release_service().reorder_tracks(
+    detail = get_release_service().tracks.reorder(
         identity_of(request), release_id, body.track_ids, if_match=if_match(request)
     )
     return json_response(
@@ -48,7 +48,7 @@ def reorder_tracks(release_id: str) -> object:
 @route(bp, "/releases/{release_id}/tracks/{track_id}", methods=["GET"])
 def get_track(release_id: str, track_id: str) -> object:
     """The track, its version as ``ETag``."""
-    track = get_release_service().get_track(identity_of(bp.current_request), release_id, track_id)
+    track = get_release_service().tracks.get(identity_of(bp.current_request), release_id, track_id)
     return json_response(track, headers=etag(track.version))
 
 
@@ -57,7 +57,7 @@ def update_track(release_id: str, track_id: str) -> object:
     """Change track fields; ``If-Match`` (optional) is the track's version."""
     request = bp.current_request
     body = parse_body(request, UpdateTrackRequest)
-    track = get_release_service().update_track(
+    track = get_release_service().tracks.update(
         identity_of(request), release_id, track_id, body.model_dump(exclude_unset=True), if_match=if_match(request)
     )
     return json_response(track, headers=etag(track.version))
@@ -67,5 +67,5 @@ def update_track(release_id: str, track_id: str) -> object:
 def delete_track(release_id: str, track_id: str) -> object:
     """204; the ISRC is freed and the disc renumbered."""
     request = bp.current_request
-    get_release_service().delete_track(identity_of(request), release_id, track_id, if_match=if_match(request))
+    get_release_service().tracks.delete(identity_of(request), release_id, track_id, if_match=if_match(request))
     return Response(body="", status_code=204)

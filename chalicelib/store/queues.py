@@ -6,6 +6,20 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import AppError
+
+
+class QueueSendError(AppError):
+    """A message could not be handed to SQS (503 ``queue_unavailable``): the queue is unknown, access was denied, the
+    body too large, or the endpoint unreachable. ``details``: ``queue`` and the SQS ``error`` code (or the botocore
+    exception's name). The original botocore error is the ``__cause__``.
+    """
+
+    status = 503
+    default_code = "queue_unavailable"
+
 
 class MessageQueue:
     """One queue, by ``queue_name``, through an injected boto3 SQS client (moto's endpoint locally and in tests).
@@ -24,7 +38,7 @@ class MessageQueue:
         """The queue URL, looked up on first use.
 
         Raises ``botocore.exceptions.ClientError`` (code ``AWS.SimpleQueueService.NonExistentQueue``) when no queue has
-        that name; a failed lookup is not cached.
+        that name (``send`` maps it to ``QueueSendError``); a failed lookup is not cached.
         """
         if self._url is None:
             self._url = str(self._sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"])
@@ -37,12 +51,23 @@ class MessageQueue:
         SQS fair queues. Returns the ``MessageId`` SQS assigned. The body must stay within the queue's maximum message
         size (256 KiB by default).
 
-        Raises ``botocore.exceptions.ClientError`` as SQS or the URL lookup answers it (unknown queue, message too
-        large, access denied); callers map it to their own error, none is hidden here.
+        Raises ``QueueSendError`` for every botocore failure of the URL lookup or the send (``ClientError``: unknown
+        queue, message too large, access denied; ``BotoCoreError``: endpoint unreachable, timeouts), mapped here once.
         """
         body = json.dumps(message, separators=(",", ":"), sort_keys=True, default=str)
-        kwargs: dict[str, Any] = {"QueueUrl": self.url, "MessageBody": body}
-        if group is not None:
-            kwargs["MessageGroupId"] = group
-        response = self._sqs.send_message(**kwargs)
+        try:
+            kwargs: dict[str, Any] = {"QueueUrl": self.url, "MessageBody": body}
+            if group is not None:
+                kwargs["MessageGroupId"] = group
+            response = self._sqs.send_message(**kwargs)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
+            raise QueueSendError(
+                f"Could not send to the {self.queue_name} queue.", details={"queue": self.queue_name, "error": code}
+            ) from exc
+        except BotoCoreError as exc:
+            raise QueueSendError(
+                f"Could not reach the {self.queue_name} queue.",
+                details={"queue": self.queue_name, "error": type(exc).__name__},
+            ) from exc
         return str(response["MessageId"])

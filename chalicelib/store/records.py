@@ -11,6 +11,7 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 | collaborator   | RELEASE#{id}        | RELEASE#COLLABORATOR#{cid} | –                                              |
 | history entry  | RELEASE#{id}        | HISTORY#{changed_at}#{hid} | –                                              |
 | ISRC claim     | ISRC#{owner}#{isrc} | ISRC                       | –                                              |
+| cleanup marker | CLEANUP             | RELEASE#{release_id}       | –                                              |
 | media asset    | ASSET#{id}          | ASSET                      | gsi1 OWNER#{owner}#ASSETS / {created}#{id}     |
 |                |                     |                            | gsi2 {target}#ASSETS / {created}#{id} (sparse) |
 | attachment     | {TYPE}#{owner_id}   | ATTACHMENT#{role}          | –                                              |
@@ -252,6 +253,21 @@ class IsrcClaimRecord(_BaseRecord):
     track_id = UnicodeAttribute()
 
 
+class CleanupRecord(_BaseRecord):
+    """A deleted release whose partition, assets and objects the cleanup worker has yet to remove.
+
+    Put in the transaction that deletes the release; deleted by the worker once everything is gone, so a marker still
+    here after a while means the cleanup message was lost or failed and must be sent again.
+    """
+
+    class Meta(_TableMeta):
+        pass
+
+    release_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    requested_at = UTCDateTimeAttribute()
+
+
 class AssetRecord(_BaseRecord):
     """A media asset: one uploaded image and everything the ingest worker made of it.
 
@@ -351,6 +367,7 @@ RECORDS: tuple[type[Model], ...] = (
     CollaboratorRecord,
     HistoryRecord,
     IsrcClaimRecord,
+    CleanupRecord,
     AssetRecord,
     AttachmentRecord,
     ShareLinkRecord,

@@ -159,8 +159,8 @@ def test_two_concurrent_track_adds_both_land_numbered_one_and_two(service, repos
     racing = ReleaseService(rendezvous)
 
     outcomes = run_together(
-        lambda: racing.add_track(ALICE, rid, {"title": "Hidden Place"}),
-        lambda: racing.add_track(ALICE, rid, {"title": "Cocoon"}),
+        lambda: racing.tracks.add(ALICE, rid, {"title": "Hidden Place"}),
+        lambda: racing.tracks.add(ALICE, rid, {"title": "Cocoon"}),
     )
 
     assert rendezvous.first_reads == [version, version]
@@ -179,7 +179,7 @@ def test_one_isrc_added_concurrently_to_two_releases_goes_to_exactly_one(service
 
     # When both releases get a track with the same ISRC at once (their versions cannot clash: only the claim can)
     outcomes = run_together(
-        *(lambda rid=rid: racing.add_track(ALICE, rid, {"title": "T", "isrc": ISRC}) for rid in releases)
+        *(lambda rid=rid: racing.tracks.add(ALICE, rid, {"title": "T", "isrc": ISRC}) for rid in releases)
     )
 
     winners = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, Track)]
@@ -237,12 +237,12 @@ def test_a_transition_whose_transaction_fails_leaves_neither_the_status_nor_the_
 
 def test_a_track_add_whose_isrc_claim_fails_leaves_no_track_and_the_version_unchanged(service, repository):
     holding_release = new_release(service, "Debut")
-    holder = service.add_track(ALICE, holding_release, {"title": "Human Behaviour", "isrc": ISRC})
+    holder = service.tracks.add(ALICE, holding_release, {"title": "Human Behaviour", "isrc": ISRC})
     rid = new_release(service, "Post")
     version = repository.get(rid).version
 
     with pytest.raises(ConflictError) as raised:
-        service.add_track(ALICE, rid, {"title": "Army of Me", "isrc": ISRC})
+        service.tracks.add(ALICE, rid, {"title": "Army of Me", "isrc": ISRC})
 
     # The release item and the track were in the transaction before the claim that failed: none of it stays
     assert raised.value.code == "isrc_in_use"
@@ -254,14 +254,14 @@ def test_a_track_add_whose_isrc_claim_fails_leaves_no_track_and_the_version_unch
 
 def test_a_track_patch_whose_new_isrc_is_held_keeps_the_old_claim(service, repository):
     holding_release = new_release(service, "Debut")
-    holder = service.add_track(ALICE, holding_release, {"title": "Venus as a Boy", "isrc": OTHER_ISRC})
+    holder = service.tracks.add(ALICE, holding_release, {"title": "Venus as a Boy", "isrc": OTHER_ISRC})
     rid = new_release(service, "Post")
-    track = service.add_track(ALICE, rid, {"title": "Hyperballad", "isrc": ISRC})
+    track = service.tracks.add(ALICE, rid, {"title": "Hyperballad", "isrc": ISRC})
     version = repository.get(rid).version
 
     # The transaction frees ISRC and claims OTHER_ISRC; the claim fails
     with pytest.raises(ConflictError) as raised:
-        service.update_track(ALICE, rid, track.id, {"isrc": OTHER_ISRC})
+        service.tracks.update(ALICE, rid, track.id, {"isrc": OTHER_ISRC})
 
     assert raised.value.code == "isrc_in_use"
     assert repository.isrc_holder("alice", ISRC) == (rid, track.id)  # the free was rolled back with the claim
@@ -272,10 +272,10 @@ def test_a_track_patch_whose_new_isrc_is_held_keeps_the_old_claim(service, repos
 
 def test_a_write_carrying_a_stale_track_names_that_track_and_changes_nothing(service, repository):
     rid = new_release(service)
-    kept = service.add_track(ALICE, rid, {"title": "Kept"})
-    dropped = service.add_track(ALICE, rid, {"title": "Dropped"})
+    kept = service.tracks.add(ALICE, rid, {"title": "Kept"})
+    dropped = service.tracks.add(ALICE, rid, {"title": "Dropped"})
     stale = repository.load(rid)
-    service.update_track(ALICE, rid, kept.id, {"title": "Kept, renamed"})  # the track moves on to version 2
+    service.tracks.update(ALICE, rid, kept.id, {"title": "Kept, renamed"})  # the track moves on to version 2
     fresh = repository.load(rid)
     stale_kept = next(t for t in stale.tracks if t.id == kept.id)
     fresh_dropped = next(t for t in fresh.tracks if t.id == dropped.id)

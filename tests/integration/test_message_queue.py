@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.store.queues import MessageQueue
+from chalicelib.store.queues import MessageQueue, QueueSendError
 from chalicelib.workers.queues import SYNC_QUEUE
 from tests.integration.conftest import Aws
 
@@ -67,11 +67,30 @@ def test_the_queue_url_is_looked_up_once(aws: Aws) -> None:
     assert bodies == ["r1", "r2"]
 
 
-def test_an_unknown_queue_raises_client_error_on_send(aws: Aws) -> None:
+def test_an_unknown_queue_raises_queue_send_error_on_send(aws: Aws) -> None:
     # Given
     queue = MessageQueue(aws.sqs, "sleeve-no-such-queue")
 
-    # When / Then: nothing happens until the first send, which raises what SQS answered
-    with pytest.raises(ClientError) as raised:
+    # When / Then: nothing happens until the first send, which raises one error of Sleeve's tree, caused by SQS's
+    with pytest.raises(QueueSendError) as raised:
         queue.send({"release_id": "r1"})
-    assert raised.value.response["Error"]["Code"] in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+    codes = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+    assert (raised.value.status, raised.value.code) == (503, "queue_unavailable")
+    assert raised.value.details["queue"] == "sleeve-no-such-queue"
+    assert raised.value.details["error"] in codes
+    assert isinstance(raised.value.__cause__, ClientError)
+
+
+def test_a_queue_deleted_after_its_url_was_cached_raises_queue_send_error(aws: Aws) -> None:
+    # Given a queue whose URL the client already looked up
+    aws.sqs.create_queue(QueueName="sleeve-short-lived")
+    queue = MessageQueue(aws.sqs, "sleeve-short-lived")
+    queue.send({"n": 1})
+
+    # When the queue is gone
+    aws.sqs.delete_queue(QueueUrl=queue.url)
+
+    # Then the send fails with the same mapped error
+    with pytest.raises(QueueSendError) as raised:
+        queue.send({"n": 2})
+    assert raised.value.details["queue"] == "sleeve-short-lived"
