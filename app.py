@@ -3,7 +3,8 @@
 from chalice.app import Chalice, CORSConfig
 
 from chalicelib.api import artwork, collaborators, health, releases, share_links, tracks
-from chalicelib.api.middleware import authenticate, normalise_errors
+from chalicelib.api.fallback import register_fallback_routes
+from chalicelib.api.middleware import authenticate, correlate, normalise_errors
 from chalicelib.workers import cleanup, ingest
 
 app = Chalice(app_name="sleeve")
@@ -11,12 +12,15 @@ app = Chalice(app_name="sleeve")
 app.api.cors = CORSConfig(
     allow_origin="*",
     allow_headers=["Authorization", "Content-Type", "If-Match"],
-    expose_headers=["ETag", "Location"],
+    expose_headers=["ETag", "Location", "X-Request-Id"],
     max_age=600,
 )
+app.register_middleware(correlate, "http")
 app.register_middleware(normalise_errors, "http")
 app.register_middleware(authenticate, "http")
 
 blueprints = (health.bp, releases.bp, tracks.bp, collaborators.bp, artwork.bp, share_links.bp, ingest.bp, cleanup.bp)
 for blueprint in blueprints:
     app.register_blueprint(blueprint)
+# Last: 404 for unknown paths, 405 with Allow for missing methods, HEAD for every GET route (api/fallback.py).
+register_fallback_routes(app)
