@@ -195,13 +195,8 @@ class CleanupService:
             objects += len(self._objects.delete_prefixes(asset_prefixes(asset.owner_id, asset.id)))
             self._assets.delete(asset.id)
         share_link_items = self._links.delete_for_release(release_id)
-        for asset_id in self._catalogue.purge_release_partition(release_id):
-            # Attachments named these; any still here (none, unless an upload began during this run) goes too.
-            late = self._assets.get(asset_id)
-            if late is not None and _belongs_to(late, target):
-                objects += len(self._objects.delete_prefixes(asset_prefixes(late.owner_id, late.id)))
-                self._assets.delete(late.id)
-                assets.append(late)
+        # The attachments' asset ids it returns were all in ``assets`` (read before the attachments went).
+        self._catalogue.purge_release_partition(release_id)
         self._catalogue.finish_cleanup(release_id)
         report = CleanupReport(
             release_id=release_id,

@@ -246,3 +246,63 @@ def test_the_sweep_resends_cleanups_whose_marker_is_older_than_15_minutes(client
     _invoke(client, "handle_cleanup", resent[0])
     markers = {str(item["sk"]) for item in _table_items() if item["pk"] == "CLEANUP"}
     assert markers == {f"RELEASE#{new['id']}"}
+
+
+def _one_cover(client: Any, aws: Any, shared_images: Any) -> tuple[str, str]:
+    """A release of alice with one processed cover; ``(release_id, asset_id)``."""
+    release = create_release(client, title="Single")
+    asset_id = upload(client, aws, release["id"], (shared_images / "portrait-450x600.jpg").read_bytes())
+    run_ingest(client, aws)
+    return release["id"], asset_id
+
+
+def _delete_and_clean(client: Any, aws: Any, release_id: str) -> None:
+    assert call(client, "DELETE", f"/releases/{release_id}").status_code == 204
+    for body in _receive_cleanups(aws):
+        _invoke(client, "handle_cleanup", body)
+
+
+def test_an_asset_missing_from_the_target_index_is_found_through_the_cover_attachment(client, aws, shared_images):
+    from chalicelib.store.records import AssetRecord
+
+    # Given a cover asset made before assets were filed under their target (no gsi2 keys)
+    release_id, asset_id = _one_cover(client, aws, shared_images)
+    AssetRecord(pk=f"ASSET#{asset_id}", sk="ASSET").update(
+        actions=[AssetRecord.gsi2pk.remove(), AssetRecord.gsi2sk.remove()]
+    )
+    assert any(asset_id in key for key in _bucket_keys(aws))
+    # When its release is deleted and cleaned up
+    _delete_and_clean(client, aws, release_id)
+    # Then the asset and every object of it are gone too
+    assert not any(asset_id in key for key in _bucket_keys(aws))
+    assert [item for item in _table_items() if _mentions(item, {asset_id, release_id})] == []
+
+
+def test_objects_are_listed_page_by_page_and_deleted_in_batches_of_at_most_1000(
+    client, aws, shared_images, monkeypatch
+):
+    import botocore.client
+
+    # Given an asset with 2,100 more objects under its derived/ prefix than one ListObjectsV2 page holds
+    release_id, asset_id = _one_cover(client, aws, shared_images)
+    for n in range(2100):
+        aws.s3.put_object(Bucket=BUCKET, Key=f"derived/alice/{asset_id}/old-run-{n:04d}/small.png", Body=b"x")
+    calls: list[tuple[str, int]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "DeleteObjects":
+            calls.append((operation, len(params["Delete"]["Objects"])))
+        elif operation == "ListObjectsV2":
+            calls.append((operation, 0))
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    # When its release is deleted and cleaned up
+    _delete_and_clean(client, aws, release_id)
+    # Then every object is gone, listed over several pages and deleted in batches of at most 1000 keys
+    monkeypatch.undo()
+    assert not any(asset_id in key for key in _bucket_keys(aws))
+    sizes = [size for operation, size in calls if operation == "DeleteObjects"]
+    assert sum(sizes) >= 2100 and max(sizes) <= 1000 and len(sizes) >= 3
+    assert sum(1 for operation, _ in calls if operation == "ListObjectsV2") >= 3 + 2  # derived pages + the others
