@@ -306,3 +306,29 @@ def test_foreign_or_tampered_cursors_answer_400(client, pages, case, path, subje
     response = call(client, "GET", path.format(**values), subject=subject)
     # Then 400 invalid_cursor, never a 500 from a key DynamoDB refuses, never someone else's page
     _assert_error_shape(response, 400, "invalid_cursor")
+
+
+def test_a_token_error_never_quotes_the_token(client, monkeypatch):
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    import chalicelib.container
+    from chalicelib.auth import CognitoTokenVerifier
+
+    # Given Cognito verification with the pool's key set (one key), and a token naming a key id that carries a marker
+    def key() -> Any:
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key().public_key()))
+    keys = jwt.PyJWKClient("https://cognito-idp.us-east-1.amazonaws.com/pool/.well-known/jwks.json")
+    monkeypatch.setattr(keys, "fetch_data", lambda: {"keys": [{**public, "kid": "pool-key", "alg": "RS256"}]})
+    verifier = CognitoTokenVerifier(region="us-east-1", user_pool_id="pool", app_client_id="app", jwk_client=keys)
+    monkeypatch.setattr(chalicelib.container, "get_token_verifier", lambda: verifier)
+    token = jwt.encode({"sub": "x"}, key(), algorithm="RS256", headers={"kid": "evil-<script>"})
+    # When it is sent
+    response = client.http.request("GET", "/releases", headers={"Authorization": f"Bearer {token}"})
+    # Then 401 invalid_token says why in a fixed word, and quotes nothing of the token (PyJWT's message would)
+    error = _assert_error_shape(response, 401, "invalid_token")["error"]
+    assert error["details"] == {"reason": "unknown_signing_key"}
+    assert "evil" not in response.body.decode()
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="sleeve"'
