@@ -125,6 +125,9 @@ def test_a_download_redirects_to_the_derived_object_recorded_in_media(client, aw
     assert listing["formats"] == [] and listing["default_size"] == "original"
     html = client.http.request("GET", f"/s/{token}", headers={}).body.decode()
     assert 'value="png"' not in html and '<option value="">As stored</option>' in html
+    # and "As stored" (an empty format) downloads the stored format
+    as_stored = _download(client, token, "size=tiny&format=")
+    assert _object_of(as_stored.headers["Location"]).endswith("/tiny.webp")
 
 
 _NO_PILLOW_SCRIPT = """
