@@ -90,7 +90,8 @@ def public_artwork(token: str) -> object:
 
 @route(bp, "/s/{token}/download", methods=["GET"])
 def public_download(token: str) -> object:
-    """Public: 302 to a presigned GET of ``?size=`` (default large) in ``?format=`` (default the stored one)."""
+    """Public: 302 to a presigned GET of ``?size=`` (default: large when it exists, else the largest) in ``?format=``
+    (default: the stored one; another is the pre-made derived image, else 404 ``format_not_available``)."""
     params: Mapping[str, str] = bp.current_request.query_params or {}
     url = get_share_link_service().download_url(token, size=params.get("size"), fmt=params.get("format"))
     return Response(body="", status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
