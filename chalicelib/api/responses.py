@@ -35,19 +35,18 @@ def error_response(error: AppError) -> Response:
 
 
 def _depth(value: Any) -> int:
-    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            depth += 1
-            deepest = max(deepest, depth)
-            if depth > MAX_JSON_DEPTH:
-                break
-            stack.extend((child, depth) for child in item)
-    return deepest
+    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0), level by level without recursion;
+    stops counting past ``MAX_JSON_DEPTH``. Holds one reference per container of a level, none per scalar."""
+    depth, level = 0, [value] if isinstance(value, (dict, list)) else []
+    while level and depth <= MAX_JSON_DEPTH:
+        depth += 1
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, (dict, list))
+        ]
+    return depth
 
 
 def parse_json_body(request: Any) -> Any:
