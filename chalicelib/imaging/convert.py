@@ -16,7 +16,14 @@ from chalicelib.imaging.colour import to_srgb
 from chalicelib.imaging.decode import load_image, normalise_mode, open_image
 from chalicelib.imaging.executor import get_executor
 from chalicelib.imaging.results import EncodedImage
-from chalicelib.imaging.specs import CONVERT_FORMATS, DEFAULT_MAX_PIXELS, JPEG_QUALITY, WEBP_METHOD, WEBP_QUALITY
+from chalicelib.imaging.specs import (
+    CONVERT_FORMATS,
+    DEFAULT_MAX_PIXELS,
+    JPEG_QUALITY,
+    PNG_COMPRESS_LEVEL,
+    WEBP_METHOD,
+    WEBP_QUALITY,
+)
 
 
 def convert_image(image: EncodedImage | bytes, fmt: str) -> EncodedImage:
@@ -25,7 +32,8 @@ def convert_image(image: EncodedImage | bytes, fmt: str) -> EncodedImage:
     The result keeps the pixel size (px) of the upright image: EXIF orientation is applied (``ImageOps.exif_transpose``)
     so downloads are upright everywhere, colours are converted to sRGB through any embedded ICC profile, and the file
     carries no EXIF, GPS, XMP or ICC profile. JPEG flattens alpha onto white (JPEG has no alpha); PNG and WebP keep it.
-    Settings: JPEG quality ``JPEG_QUALITY`` (optimised Huffman tables), WebP quality ``WEBP_QUALITY``, PNG zlib level 6.
+    Settings: JPEG quality ``JPEG_QUALITY`` (optimised Huffman tables), WebP quality ``WEBP_QUALITY``, PNG zlib level
+    ``PNG_COMPRESS_LEVEL``.
     Animated input: the first frame.
 
     Raises ``ValueError`` for an ``fmt`` outside ``CONVERT_FORMATS`` (a caller bug: validate user input against it),
@@ -86,7 +94,7 @@ def _encode(pixels: Image.Image, fmt: str) -> EncodedImage:
             pixels = flat
         pixels.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
     elif fmt == "png":
-        pixels.save(buffer, "PNG", compress_level=6)
+        pixels.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
     else:
         pixels.save(buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
     return EncodedImage(buffer.getvalue(), pixels.width, pixels.height, fmt)

@@ -19,6 +19,7 @@ from chalicelib.models.catalogue import Release
 from chalicelib.models.domain import Asset, Identity, StoredImage, UploadTicket
 from chalicelib.services.lifecycle import artwork_editable
 from chalicelib.services.releases import ReleaseService
+from chalicelib.services.storage_keys import upload_key
 from chalicelib.store.assets import AssetRepository
 from chalicelib.store.attachments import AttachmentRepository
 from chalicelib.store.dynamo import utcnow
@@ -32,11 +33,6 @@ COVER_ROLE = "cover"
 def release_target(release_id: str) -> str:
     """The attachment owner key of a release: ``RELEASE#{id}``."""
     return f"RELEASE#{release_id}"
-
-
-def upload_key(owner_id: str, upload_id: str) -> str:
-    """Where a browser uploads: ``uploads/{owner}/{upload_id}`` (DESIGN.md, storage keys)."""
-    return f"uploads/{owner_id}/{upload_id}"
 
 
 @dataclass(frozen=True)

@@ -212,7 +212,9 @@ def test_dominant_colour_is_the_most_common_colour(processed: Callable[[str], Pi
     assert blue > red + 40
 
 
-@pytest.mark.parametrize("name", ["photo-2725x2225.jpg", "cmyk-with-icc.jpg", "rgba-2048x1536.png", "portrait-450x600.jpg"])
+@pytest.mark.parametrize(
+    "name", ["photo-2725x2225.jpg", "cmyk-with-icc.jpg", "rgba-2048x1536.png", "portrait-450x600.jpg"]
+)
 def test_placeholder_is_a_blurhash_of_the_image(
     name: str, processed: Callable[[str], PipelineResult], checks: SimpleNamespace
 ) -> None:
