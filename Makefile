@@ -113,6 +113,7 @@ token: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_pipeline.py
+	$(PY) bench/bench_derived.py
 
 # The CloudFormation package of one stage (STAGE=dev or prod) in out/STAGE: Chalice's functions and API merged with
 # infra/template.json. Deploy it with the Stage parameter set to the same stage (README, "Deploying").
