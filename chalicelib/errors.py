@@ -102,8 +102,8 @@ class ImageRejectedError(AppError):
 
     ``unsupported_format`` (not JPEG/PNG/WebP by its magic bytes, e.g. SVG), ``decompression_bomb`` (declared pixel
     count above the limit, refused before decoding), ``corrupt_image`` (truncated or undecodable), ``empty_file``,
-    ``too_large`` (byte size above the upload limit), ``too_small`` (short side below ``min_source_px``, too small for the
-    smallest variant).
+    ``too_large`` (byte size above the upload limit), ``too_small`` (short side below ``min_source_px``, too small
+    for the smallest variant).
     """
 
     status = 422
