@@ -121,7 +121,8 @@ def test_config_settings_workers_and_template_name_the_same_resources(
     identity = {"jwt_secret": "s", "cognito_user_pool_id": "p", "cognito_app_client_id": "c"}
     derived = Settings(stage=stage, bucket_name=bucket, **identity)  # type: ignore[arg-type]
     for name, value in variables.items():
-        monkeypatch.setenv(name, value)
+        if name != "SLEEVE_CURSOR_SECRET":  # a placeholder in dev/prod, refused until the deployment fills it
+            monkeypatch.setenv(name, value)
     configured = Settings()  # type: ignore[call-arg]
     workers = stage_queues(stage)
     with mock_aws():
@@ -382,3 +383,16 @@ def test_the_lambda_bundle_leaves_the_chalice_cli_out() -> None:
     assert "chalice" not in runtime
     assert dev["chalice"] == "1.34.0"
     assert not set(runtime) & set(dev)
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_an_unfilled_cursor_secret_placeholder_stops_the_stage(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given: the stage's variables as .chalice/config.json has them, placeholders included
+    for name in [name for name in os.environ if name.startswith("SLEEVE_")]:
+        monkeypatch.delenv(name)
+    for name, value in stage_environment(REPO_ROOT, stage).items():
+        monkeypatch.setenv(name, value)
+
+    # When / Then: the settings refuse to load, naming the cursor secret
+    with pytest.raises(ValueError, match="SLEEVE_CURSOR_SECRET"):
+        Settings()  # type: ignore[call-arg]

@@ -12,10 +12,18 @@ import pytest
 from chalicelib.logs import get_worker_logger
 
 
-def test_worker_logs_are_json_with_the_extra_keys(capsys):
+def test_worker_logs_are_json_with_the_extra_keys():
+    # The handler keeps the stream it was built with (another test may have built it), so read it through a buffer.
     logger = get_worker_logger()
-    logger.info("ingest finished", extra={"key": "uploads/a/b", "outcome": "ready"})
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        logger.info("ingest finished", extra={"key": "uploads/a/b", "outcome": "ready"})
+    finally:
+        handler.setStream(previous)
+    line = json.loads(buffer.getvalue().strip().splitlines()[-1])
     assert line["message"] == "ingest finished"
     assert (line["key"], line["outcome"], line["service"]) == ("uploads/a/b", "ready", "sleeve-worker")
 
