@@ -12,7 +12,7 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib.models.domain import Asset, AssetError, AssetMedia
 from chalicelib.store.catalogue import sortable_time
-from chalicelib.store.dynamo import get_item, is_condition_failure, utcnow
+from chalicelib.store.dynamo import get_item, is_condition_failure, update_if, utcnow
 from chalicelib.store.records import AssetRecord
 
 #: S3 sequencers are hex strings of varying length; left-padded to this width they compare as strings.
@@ -143,7 +143,7 @@ class AssetRepository:
     def complete(self, asset_id: str, *, run: str, media: AssetMedia) -> bool:
         """Mark ``ready`` with the pipeline output; False if another run claimed the asset since ``run`` did."""
         record, actions, condition = completion(asset_id, run=run, media=media)
-        return _update(record, actions, condition)
+        return update_if(record, actions, condition)
 
     def fail(self, asset_id: str, *, run: str | None, error: AssetError) -> bool:
         """Mark ``failed`` with ``{"code", "message"}``; the uploaded bytes stay where they are.
@@ -160,7 +160,7 @@ class AssetRepository:
             AssetRecord.error.set(error.model_dump()),
             AssetRecord.updated_at.set(utcnow()),
         ]
-        return _update(AssetRecord(pk=f"ASSET#{asset_id}", sk="ASSET"), actions, condition)
+        return update_if(AssetRecord(pk=f"ASSET#{asset_id}", sk="ASSET"), actions, condition)
 
 
 def _run_condition(run: str) -> Any:
@@ -179,13 +179,3 @@ def completion(asset_id: str, *, run: str, media: AssetMedia) -> tuple[AssetReco
         AssetRecord.updated_at.set(utcnow()),
     ]
     return AssetRecord(pk=f"ASSET#{asset_id}", sk="ASSET"), actions, _run_condition(run)
-
-
-def _update(record: AssetRecord, actions: list[Any], condition: Any) -> bool:
-    try:
-        record.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-from pynamodb.exceptions import UpdateError
 
 from chalicelib.models.domain import Asset
-from chalicelib.store.dynamo import get_item, is_condition_failure, utcnow
+from chalicelib.store.dynamo import get_item, update_if, utcnow
 from chalicelib.store.records import AttachmentRecord
 
 
@@ -25,7 +22,7 @@ class AttachmentRepository:
         condition = AttachmentRecord.latest_created_at.does_not_exist() | (
             AttachmentRecord.latest_created_at < asset.created_at
         )
-        return self._update(
+        return update_if(
             record,
             [
                 AttachmentRecord.owner_id.set(asset.owner_id),
@@ -45,7 +42,7 @@ class AttachmentRepository:
         condition = AttachmentRecord.asset_created_at.does_not_exist() | (
             AttachmentRecord.asset_created_at < asset.created_at
         )
-        return self._update(
+        return update_if(
             record,
             [
                 AttachmentRecord.owner_id.set(asset.owner_id),
@@ -55,16 +52,6 @@ class AttachmentRepository:
             ],
             condition,
         )
-
-    @staticmethod
-    def _update(record: AttachmentRecord, actions: list[Any], condition: Any) -> bool:
-        try:
-            record.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
 
     def holder(self, target: str, role: str) -> tuple[str, datetime] | None:
         """``(asset id, its creation time)`` of the asset attached to the role, or None (strongly consistent)."""

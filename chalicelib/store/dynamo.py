@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
 
 
@@ -26,3 +26,17 @@ def get_item(model: type[Model], pk: str, sk: str) -> Any:
         return model.get(pk, sk, consistent_read=True)
     except DoesNotExist:
         return None
+
+
+def update_if(record: Model, actions: list[Any], condition: Any) -> bool:
+    """Apply the update ``actions`` to ``record``'s item if ``condition`` holds.
+
+    Returns False when the condition fails (nothing changes); any other failure raises PynamoDB's ``UpdateError``.
+    """
+    try:
+        record.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True

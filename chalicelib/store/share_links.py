@@ -6,10 +6,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.models.domain import ShareLink
-from chalicelib.store.dynamo import get_item, is_condition_failure, utcnow
+from chalicelib.store.dynamo import get_item, update_if, utcnow
 from chalicelib.store.records import DownloadCountRecord, ShareLinkRecord
 
 _COUNTER_PREFIX = "DOWNLOADS#"
@@ -118,16 +116,11 @@ class ShareLinkRepository:
     def revoke(self, token_id: str) -> bool:
         """Revoke (idempotent: the first revocation time is kept). False if the link does not exist."""
         record = ShareLinkRecord(pk=f"SHARE#{token_id}", sk="SHARE")
-        try:
-            record.update(
-                actions=[ShareLinkRecord.revoked_at.set(ShareLinkRecord.revoked_at | utcnow())],
-                condition=ShareLinkRecord.pk.exists(),
-            )
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return update_if(
+            record,
+            [ShareLinkRecord.revoked_at.set(ShareLinkRecord.revoked_at | utcnow())],
+            ShareLinkRecord.pk.exists(),
+        )
 
     def count_download(self, link: ShareLink, size: str) -> None:
         """Add one download of ``size`` through ``link`` (atomic ``ADD``; creates the counter on first use).
