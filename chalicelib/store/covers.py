@@ -6,7 +6,6 @@ the release's cover moved to it with a history entry, all on condition that the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 from pynamodb.connection import Connection
@@ -19,6 +18,7 @@ from chalicelib.store.assets import completion
 from chalicelib.store.catalogue import history_record, release_partition
 from chalicelib.store.dynamo import utcnow
 from chalicelib.store.records import AttachmentRecord, ReleaseRecord
+from chalicelib.store.transactions import connection_to
 
 #: What became of a cover write: ``written``; ``superseded`` (another run claimed the asset); ``release_changed``
 #: (the release is gone, locked, or its production status moved since it was read); ``attachment_changed`` (another
@@ -120,11 +120,6 @@ def _outcome(exc: TransactWriteError, labels: list[str]) -> CoverOutcome:
 
 
 def _connection() -> Connection:
-    """A connection bound like the records (moto's URL locally), reused: building one loads botocore's model."""
+    """The catalogue's cached connection, bound like the records (moto's URL locally)."""
     meta = ReleaseRecord.Meta
-    return _connection_to(meta.region, meta.host)
-
-
-@lru_cache(maxsize=4)
-def _connection_to(region: str, host: str | None) -> Connection:
-    return Connection(region=region, host=host)
+    return connection_to(meta.region, meta.host)
