@@ -104,6 +104,12 @@ chromium:
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	      || echo "WARNING: could not install chromium: the browser tests will be skipped"; \
 	  else echo "WARNING: chromium not found (apt-get install chromium): the browser tests will be skipped"; fi; }
+	@command -v jq >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing jq and curl for the README walkthrough test"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq curl >/dev/null; } \
+	      || echo "WARNING: could not install jq/curl: the artwork walkthrough test will be skipped"; \
+	  else echo "WARNING: jq or curl not found: the artwork walkthrough test will be skipped"; fi; }
 
 # USER and GROUPS are read from the command line only (the shell's own $$USER is not a Sleeve user).
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),alice)
