@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -20,6 +22,7 @@ from chalicelib.auth import issue_local_token
 from chalicelib.config import stage_resource_name
 from chalicelib.container import reset_container
 from chalicelib.local.provision import ProvisionResult, provision
+from chalicelib.models.catalogue import Track
 from tests.conftest import REPO_ROOT
 
 TEMPLATE = REPO_ROOT / "infra" / "template.json"
@@ -178,3 +181,33 @@ def upload(
 def body_of(response: Any) -> Any:
     """The JSON body of a test response."""
     return json.loads(response.body)
+
+
+def seed_tracks(release_id: str, isrcs: list[str | None], *, per_write: int = 33) -> list[Track]:
+    """Tracks on disc 1 numbered 1.. with ``isrcs`` (None: no ISRC; the others claimed), put straight through the
+    repository ``per_write`` at a time: a few transactions instead of one request per track."""
+    from chalicelib.container import get_catalogue_repository
+    from chalicelib.store.catalogue import CatalogueWrite
+
+    repository = get_catalogue_repository()
+    now = datetime.now(UTC)
+    tracks = [
+        Track(
+            id=uuid.uuid4().hex,
+            release_id=release_id,
+            title=f"Track {n}",
+            track_number=n,
+            isrc=isrc,
+            created_at=now,
+            updated_at=now,
+        )
+        for n, isrc in enumerate(isrcs, start=1)
+    ]
+    for start in range(0, len(tracks), per_write):
+        detail = repository.load(release_id)
+        assert detail is not None
+        chunk = tracks[start : start + per_write]
+        release = detail.release.model_copy(update={"track_count": start + len(chunk)})
+        claims = [(t.isrc, t.id) for t in chunk if t.isrc]
+        repository.write(CatalogueWrite(release=release, inferred_type="album", put_tracks=chunk, claim_isrcs=claims))
+    return tracks

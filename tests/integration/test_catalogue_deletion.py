@@ -4,7 +4,6 @@ that fail (the release-now DSP sync, the cleanup request): logged, counted as EM
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,10 +11,8 @@ import boto3
 import pytest
 
 from chalicelib.container import get_catalogue_repository
-from chalicelib.models.catalogue import Track
-from chalicelib.store.catalogue import CatalogueWrite
 from chalicelib.store.records import AttachmentRecord
-from tests.integration.conftest import CLEANUP_QUEUE, SYNC_QUEUE, TABLE, body_of, call, create_release
+from tests.integration.conftest import CLEANUP_QUEUE, SYNC_QUEUE, TABLE, body_of, call, create_release, seed_tracks
 
 ISRC = "USRC17607839"
 OTHER_ISRC = "GBAYE0601498"
@@ -140,7 +137,7 @@ def test_the_purge_keeps_an_isrc_another_release_took_since(client):
     doomed = create_release(client, title="Doomed")["id"]
     survivor = create_release(client, title="Survivor")["id"]
     # Given a deleted release's track still naming ISRC, which the delete freed and another release then took
-    seed(doomed, [ISRC])
+    seed_tracks(doomed, [ISRC])
     assert call(client, "DELETE", f"/releases/{doomed}").status_code == 204
     taken = body_of(call(client, "POST", f"/releases/{survivor}/tracks", {"title": "Jóga", "isrc": ISRC}))
 
@@ -151,36 +148,11 @@ def test_the_purge_keeps_an_isrc_another_release_took_since(client):
     assert get_catalogue_repository().isrc_holder("alice", ISRC) == (survivor, taken["id"])
 
 
-def seed(release_id: str, isrcs: list[str | None], per_write: int = 33) -> list[Track]:
-    """Tracks numbered 1.. on disc 1 with ``isrcs`` (claimed), put through the repository a few at a time."""
-    repository = get_catalogue_repository()
-    now = datetime.now(UTC)
-    tracks = [
-        Track(
-            id=uuid.uuid4().hex,
-            release_id=release_id,
-            title=f"T{n}",
-            track_number=n,
-            isrc=isrc,
-            created_at=now,
-            updated_at=now,
-        )
-        for n, isrc in enumerate(isrcs, start=1)
-    ]
-    for start in range(0, len(tracks), per_write):
-        detail = repository.load(release_id)
-        chunk = tracks[start : start + per_write]
-        release = detail.release.model_copy(update={"track_count": start + len(chunk)})
-        claims = [(t.isrc, t.id) for t in chunk if t.isrc]
-        repository.write(CatalogueWrite(release=release, inferred_type="album", put_tracks=chunk, claim_isrcs=claims))
-    return tracks
-
-
 def test_deleting_a_release_whose_99_tracks_all_hold_an_isrc_fits_one_transaction(client):
     # Given 99 tracks, each with its ISRC: the release, 99 claims and the marker would be 101 items
     rid = create_release(client)["id"]
     isrcs = [f"USRC1{n:07d}" for n in range(1, 100)]
-    tracks = seed(rid, isrcs)
+    tracks = seed_tracks(rid, isrcs)
     repository = get_catalogue_repository()
 
     # When it is deleted
