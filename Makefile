@@ -45,7 +45,7 @@ echo "Sleeve needs Python $(PYTHON_MINOR) and found none: no python$(PYTHON_MINO
 exit 1
 endef
 
-.PHONY: install run test test-unit test-integration test-e2e test-browser chromium token bench lint format package clean \
+.PHONY: install run test test-unit test-integration test-e2e test-browser chromium token bench openapi lint format package clean \
   which-python FORCE
 
 $(STAMP): requirements.txt requirements-dev.txt $(STAMP_FORCE)
@@ -116,6 +116,10 @@ TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),alice)
 TOKEN_GROUPS := $(if $(filter command line,$(origin GROUPS)),$(GROUPS),)
 token: $(STAMP)
 	@$(PY) -m chalicelib.cli token $(TOKEN_USER) $(if $(TOKEN_GROUPS),--groups $(TOKEN_GROUPS),)
+
+# The OpenAPI 3.1 document generated from the code, committed as docs/openapi.json (a unit test fails when it is stale).
+openapi: $(STAMP)
+	$(PY) -m chalicelib.openapi docs/openapi.json
 
 bench: $(STAMP)
 	$(PY) bench/bench_pipeline.py

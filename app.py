@@ -2,7 +2,7 @@
 
 from chalice.app import Chalice, CORSConfig
 
-from chalicelib.api import artwork, collaborators, health, releases, share_links, tracks
+from chalicelib.api import artwork, collaborators, docs, health, meta, releases, share_links, tracks
 from chalicelib.api.fallback import register_fallback_routes
 from chalicelib.api.middleware import authenticate, correlate, normalise_errors
 from chalicelib.workers import cleanup, ingest
@@ -19,7 +19,18 @@ app.register_middleware(correlate, "http")
 app.register_middleware(normalise_errors, "http")
 app.register_middleware(authenticate, "http")
 
-blueprints = (health.bp, releases.bp, tracks.bp, collaborators.bp, artwork.bp, share_links.bp, ingest.bp, cleanup.bp)
+blueprints = (
+    health.bp,
+    meta.bp,
+    docs.bp,
+    releases.bp,
+    tracks.bp,
+    collaborators.bp,
+    artwork.bp,
+    share_links.bp,
+    ingest.bp,
+    cleanup.bp,
+)
 for blueprint in blueprints:
     app.register_blueprint(blueprint)
 # Last: 404 for unknown paths, 405 with Allow for missing methods, HEAD for every GET route (api/fallback.py).

@@ -15,6 +15,8 @@ class AppError(Exception):
 
     status: int = 500
     default_code: str = "internal_error"
+    #: Seconds a client should wait before retrying a 503 (its ``Retry-After``).
+    retry_after_s: int = 1
 
     def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)

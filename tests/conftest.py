@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,3 +18,27 @@ def shared_images() -> Path:
     if not SHARED_IMAGES.is_dir():
         pytest.skip(f"the real test images are missing: expected {SHARED_IMAGES} beside the checkout")
     return SHARED_IMAGES
+
+
+@pytest.fixture(scope="session", autouse=True)
+def responses_follow_the_contract() -> Iterator[None]:
+    """Every response a test gets through ``chalice.test.Client`` is checked against the OpenAPI document
+    (``tests/contract.py``): a status, header, body or error code the document does not describe fails that test."""
+    from chalice.test import TestHTTPClient
+
+    from tests.contract import check_response
+
+    original = TestHTTPClient.request
+
+    def checked(
+        self: TestHTTPClient, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> Any:
+        response = original(self, method, path, headers=headers, body=body)
+        check_response(method, path, headers or {}, response.status_code, response.headers, response.body)
+        return response
+
+    TestHTTPClient.request = checked  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        TestHTTPClient.request = original  # type: ignore[method-assign]

@@ -2,52 +2,80 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalice.app import Blueprint
 
-from chalicelib.api.responses import identity_of, json_response, parse_body, route
+from chalicelib.api.contract import Answer, Reply, operation
+from chalicelib.api.responses import identity_of
 from chalicelib.container import get_artwork_service
 from chalicelib.models.api import CreateUploadRequest
-from chalicelib.models.domain import Asset
+from chalicelib.models.domain import UploadTicket
+from chalicelib.models.views import ArtworkView, UploadState
 
 bp = Blueprint(__name__)
 
 
-def upload_body(asset: Asset) -> dict[str, Any]:
-    """The state of one upload: ``{"upload_id", "status", "error", "created_at", "updated_at"}``."""
-    return {
-        "upload_id": asset.id,
-        "status": asset.status,
-        "error": asset.error.model_dump() if asset.error else None,
-        "created_at": asset.created_at.isoformat(),
-        "updated_at": asset.updated_at.isoformat(),
-    }
+@operation(
+    bp,
+    "POST",
+    "/releases/{release_id}/artwork/uploads",
+    tag="artwork",
+    body=CreateUploadRequest,
+    answers=[Answer(201, UploadTicket, creates={"upload_id": "$response.body#/upload_id"})],
+    errors=["release_not_found", "release_locked", "unsupported_media_type", "invalid_content_length", "too_large"],
+)
+def create_upload(release_id: str, body: CreateUploadRequest) -> Reply:
+    """Start a cover upload.
 
-
-@route(bp, "/releases/{release_id}/artwork/uploads", methods=["POST"])
-def create_upload(release_id: str) -> object:
-    """201 ``{"upload_id", "url", "fields", "expires_at", "max_bytes"}``: a presigned POST for the cover."""
-    request = bp.current_request
-    body = parse_body(request, CreateUploadRequest)
+    A presigned POST: the browser posts ``fields`` plus the file (JPEG, PNG or WebP) straight to ``url``; the ingest
+    worker then validates the bytes and makes the variants.
+    """
     ticket = get_artwork_service().create_upload(
-        identity_of(request),
+        identity_of(bp.current_request),
         release_id,
         content_type=body.content_type,
         content_length=body.content_length,
         filename=body.filename,
     )
-    return json_response(ticket, status=201)
+    return Reply(ticket, status=201)
 
 
-@route(bp, "/releases/{release_id}/artwork/uploads/{upload_id}", methods=["GET"])
-def get_upload(release_id: str, upload_id: str) -> object:
-    """The state of one upload."""
+@operation(
+    bp,
+    "GET",
+    "/releases/{release_id}/artwork/uploads/{upload_id}",
+    tag="artwork",
+    answers=[Answer(200, UploadState)],
+    errors=["release_not_found", "upload_not_found"],
+)
+def get_upload(release_id: str, upload_id: str) -> Reply:
+    """Read an upload's state.
+
+    ``pending`` until the file arrives, ``processing``, then ``ready`` or ``failed`` with the reason.
+    """
     asset = get_artwork_service().get_upload(identity_of(bp.current_request), release_id, upload_id)
-    return json_response(upload_body(asset))
+    return Reply(
+        UploadState(
+            upload_id=asset.id,
+            status=asset.status,
+            error=asset.error,
+            created_at=asset.created_at,
+            updated_at=asset.updated_at,
+        )
+    )
 
 
-@route(bp, "/releases/{release_id}/artwork", methods=["GET"])
-def get_artwork(release_id: str) -> object:
-    """The artwork view: status, variants, original, colours, placeholder, error, fallback URL."""
-    return json_response(get_artwork_service().get_artwork(identity_of(bp.current_request), release_id))
+@operation(
+    bp,
+    "GET",
+    "/releases/{release_id}/artwork",
+    tag="artwork",
+    answers=[Answer(200, ArtworkView)],
+    errors=["release_not_found"],
+)
+def get_artwork(release_id: str) -> Reply:
+    """Read a release's artwork.
+
+    Status, variants and original (presigned GETs), colours, placeholder, the last error, and the legacy URL while
+    there is no uploaded cover.
+    """
+    return Reply(get_artwork_service().get_artwork(identity_of(bp.current_request), release_id))

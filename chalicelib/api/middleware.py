@@ -11,15 +11,12 @@ from typing import Any
 
 from chalice.app import Response
 
+from chalicelib.api.contract import OPERATIONS
 from chalicelib.api.fallback import needs_no_token
 from chalicelib.api.responses import error_response, json_response
 from chalicelib.auth import bearer_token
 from chalicelib.errors import AppError
 from chalicelib.logs import CORRELATION_ID, get_api_logger
-
-#: Routes anyone may call: the health check and the public share-link routes.
-PUBLIC_PREFIXES = ("/s/",)
-PUBLIC_PATHS = ("/health",)
 
 # PyJWT's exception classes (by name: the API path does not import jwt for this) → a stable reason.
 _TOKEN_REASONS = {
@@ -50,9 +47,11 @@ _CHALICE_ERRORS = {
 }
 
 
-def is_public(resource_path: str) -> bool:
-    """Whether a route pattern (``/s/{token}/download``) needs no token."""
-    return resource_path in PUBLIC_PATHS or resource_path.startswith(PUBLIC_PREFIXES)
+def is_public(resource_path: str, method: str) -> bool:
+    """Whether ``method`` on a route pattern (``/s/{token}/download``) needs no token: operations declared with
+    ``auth="none"`` (``HEAD`` as its ``GET``)."""
+    op = OPERATIONS.get(("GET" if method == "HEAD" else method, resource_path))
+    return op is not None and op.auth == "none"
 
 
 def authenticate(request: Any, get_response: Callable[[Any], Response]) -> Response:
@@ -61,7 +60,7 @@ def authenticate(request: Any, get_response: Callable[[Any], Response]) -> Respo
 
     resource_path = request.context.get("resourcePath", request.path)
     exempt = request.method == "OPTIONS" or needs_no_token(resource_path, request.method)
-    if not is_public(resource_path) and not exempt:
+    if not is_public(resource_path, request.method) and not exempt:
         try:
             identity = get_token_verifier().verify(bearer_token(request.headers.get("authorization")))
         except AppError as error:

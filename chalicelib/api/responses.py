@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.errors import AppError, InvalidError, UnprocessableError
@@ -30,8 +28,10 @@ def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | Non
 
 
 def error_response(error: AppError) -> Response:
-    """``{"error": {"code", "message", "details"}}`` with the error's status."""
-    return json_response(error.to_body(), status=error.status)
+    """``{"error": {"code", "message", "details"}}`` with the error's status; a 503 says when to retry
+    (``Retry-After``, seconds: RFC 9110 §10.2.3)."""
+    headers = {"Retry-After": str(error.retry_after_s)} if error.status == 503 else None
+    return json_response(error.to_body(), status=error.status, headers=headers)
 
 
 def _depth(value: Any) -> int:
@@ -107,22 +107,6 @@ def parse_body[ModelT: BaseModel](
         ) from exc
 
 
-def query_int(request: Any, name: str, *, default: int, minimum: int, maximum: int) -> int:
-    """An integer query parameter within bounds; ``InvalidError`` (``invalid_query``) otherwise."""
-    raw = (request.query_params or {}).get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise InvalidError(f"{name} must be an integer.", code="invalid_query", details={name: raw}) from exc
-    if not minimum <= value <= maximum:
-        raise InvalidError(
-            f"{name} must be between {minimum} and {maximum}.", code="invalid_query", details={name: raw}
-        )
-    return value
-
-
 def if_match(request: Any) -> frozenset[int] | None:
     """The versions an ``If-Match`` header accepts: None when absent or ``*``.
 
@@ -150,24 +134,3 @@ def identity_of(request: Any) -> Identity:
     identity = request.context.get("sleeve_identity")
     assert isinstance(identity, Identity), "route reached without authentication"
     return identity
-
-
-def route(bp: Blueprint, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``bp.route`` whose view turns AppError into its HTTP error response (Chalice would answer 500)."""
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def handled(**params: Any) -> Any:
-            try:
-                return view(**params)
-            except AppError as error:
-                if error.status >= 500:
-                    from chalicelib.logs import get_api_logger
-
-                    get_api_logger().exception("request failed", extra={"code": error.code})
-                return error_response(error)
-
-        bp.route(path, **options)(handled)
-        return view
-
-    return decorate

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Blueprint
+from pydantic import Field
 
-from chalicelib.api.responses import identity_of, json_response, parse_body, route
+from chalicelib.api.contract import Answer, Query, Reply, operation
+from chalicelib.api.responses import identity_of
 from chalicelib.config import get_settings
 from chalicelib.container import get_share_link_service
+from chalicelib.errors import NotFoundError
 from chalicelib.models.api import CreateShareLinkRequest
-from chalicelib.models.domain import ShareLink
+from chalicelib.models.domain import SIZE_NAMES
+from chalicelib.models.views import NewShareLink, PublicArtwork, ShareLinkList, ShareLinkView
+from chalicelib.services.share_links import DOWNLOAD_FORMATS
 
 bp = Blueprint(__name__)
+
+_NO_STORE = {"Cache-Control": "no-store"}
+_PAGE_HEADERS = {"Content-Type": "text/html; charset=utf-8", "Referrer-Policy": "no-referrer", **_NO_STORE}
+
+
+class DownloadQuery(Query):
+    """``GET /s/{token}/download``: ``size`` and ``format``. The service checks them, so that a wrong value answers
+    ``invalid_size`` / ``invalid_format`` with the allowed values in ``details``; the document lists them as enums."""
+
+    size: Annotated[str, Field(json_schema_extra={"enum": list(SIZE_NAMES)})] | None = None
+    format: Annotated[str, Field(json_schema_extra={"enum": list(DOWNLOAD_FORMATS)})] | None = None
 
 
 def _public_base(request: Any) -> str:
@@ -29,69 +44,134 @@ def _public_base(request: Any) -> str:
     return f"{scheme}://{host}{prefix}"
 
 
-def share_link_body(link: ShareLink) -> dict[str, Any]:
-    """A share link without its token (the token is shown once, at creation)."""
-    return {
-        "token_id": link.token_id,
-        "created_at": link.created_at.isoformat(),
-        "expires_at": link.expires_at.isoformat() if link.expires_at else None,
-        "revoked_at": link.revoked_at.isoformat() if link.revoked_at else None,
-        "downloads": link.downloads,
-    }
+@operation(
+    bp,
+    "POST",
+    "/releases/{release_id}/share-links",
+    tag="share links",
+    body=CreateShareLinkRequest,
+    answers=[
+        Answer(
+            201,
+            NewShareLink,
+            creates={"token_id": "$response.body#/token_id", "token": "$response.body#/token"},
+        )
+    ],
+    errors=["release_not_found", "invalid_expires_in"],
+)
+def create_share_link(release_id: str, body: CreateShareLinkRequest) -> Reply:
+    """Create a share link.
 
-
-@route(bp, "/releases/{release_id}/share-links", methods=["POST"])
-def create_share_link(release_id: str) -> object:
-    """201 ``{"token", "url", "token_id", "expires_at", …}``."""
+    Valid ``expires_in`` seconds (60 s to 1 year, default 30 days). The ``token`` and the page ``url`` are shown only
+    in this answer.
+    """
     request = bp.current_request
-    body = parse_body(request, CreateShareLinkRequest)
     created = get_share_link_service().create(identity_of(request), release_id, expires_in=body.expires_in)
     url = f"{_public_base(request)}/s/{created.token}"
-    return json_response({**share_link_body(created.link), "token": created.token, "url": url}, status=201)
+    view = ShareLinkView.of(created.link)
+    return Reply(NewShareLink(**view.model_dump(), token=created.token, url=url), status=201)
 
 
-@route(bp, "/releases/{release_id}/share-links", methods=["GET"])
-def list_share_links(release_id: str) -> object:
-    """``{"items": [...]}``: every share link of the release with download counts per size."""
+@operation(
+    bp,
+    "GET",
+    "/releases/{release_id}/share-links",
+    tag="share links",
+    answers=[Answer(200, ShareLinkList)],
+    errors=["release_not_found"],
+)
+def list_share_links(release_id: str) -> Reply:
+    """List a release's share links.
+
+    Active, expired and revoked, newest first, with download counts per size (never the tokens).
+    """
     links = get_share_link_service().list(identity_of(bp.current_request), release_id)
-    return json_response({"items": [share_link_body(link) for link in links]})
+    return Reply(ShareLinkList(items=[ShareLinkView.of(link) for link in links]))
 
 
-@route(bp, "/releases/{release_id}/share-links/{token_id}", methods=["DELETE"])
-def revoke_share_link(release_id: str, token_id: str) -> object:
-    """204: the link answers 404 from now on."""
+@operation(
+    bp,
+    "DELETE",
+    "/releases/{release_id}/share-links/{token_id}",
+    tag="share links",
+    answers=[Answer(204)],
+    errors=["release_not_found", "share_link_not_found"],
+)
+def revoke_share_link(release_id: str, token_id: str) -> Reply:
+    """Revoke a share link.
+
+    Its page, listing and downloads answer 404 from now on.
+    """
     get_share_link_service().revoke(identity_of(bp.current_request), release_id, token_id)
-    return Response(body="", status_code=204)
+    return Reply(status=204)
 
 
-@bp.route("/s/{token}", methods=["GET"])
-def share_page(token: str) -> object:
-    """Public: the HTML share page with a size/format picker (an HTML 404 page for a dead link)."""
-    from chalicelib.errors import NotFoundError
+@operation(
+    bp,
+    "GET",
+    "/s/{token}",
+    tag="public",
+    auth="none",
+    answers=[
+        Answer(200, media_type="text/html", headers=("Cache-Control",), description="The share page."),
+        Answer(404, media_type="text/html", headers=("Cache-Control",), description="Unknown, expired or revoked."),
+    ],
+)
+def share_page(token: str) -> Reply:
+    """The share page (HTML).
+
+    Title, artist, a preview, the palette and a size and format picker that downloads through ``/s/{token}/download``;
+    an HTML 404 page for an unknown, expired or revoked link.
+    """
     from chalicelib.web.share_page import render_not_found_page, render_share_page
 
-    headers: dict[str, str | list[str]] = {
-        "Content-Type": "text/html; charset=utf-8",
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",
-    }
     try:
         listing, preview = get_share_link_service().share_page(token)
     except NotFoundError:
-        return Response(body=render_not_found_page(), status_code=404, headers=headers)
-    return Response(body=render_share_page(token, listing, preview), status_code=200, headers=headers)
+        return Reply(render_not_found_page(), status=404, headers=_PAGE_HEADERS)
+    page = render_share_page(token, listing.model_dump(mode="json"), preview)
+    return Reply(page, headers=_PAGE_HEADERS)
 
 
-@route(bp, "/s/{token}/artwork", methods=["GET"])
-def public_artwork(token: str) -> object:
-    """Public: the sizes, formats and colours of the shared artwork."""
-    return json_response(get_share_link_service().public_artwork(token), headers={"Cache-Control": "no-store"})
+@operation(
+    bp,
+    "GET",
+    "/s/{token}/artwork",
+    tag="public",
+    auth="none",
+    answers=[Answer(200, PublicArtwork, headers=("Cache-Control",))],
+    errors=["share_link_not_found"],
+)
+def public_artwork(token: str) -> Reply:
+    """What a share link shows (JSON).
+
+    Title, artist, colours, placeholder and every size that exists with its px and download formats.
+    """
+    return Reply(get_share_link_service().public_artwork(token), headers=_NO_STORE)
 
 
-@route(bp, "/s/{token}/download", methods=["GET"])
-def public_download(token: str) -> object:
-    """Public: 302 to a presigned GET of ``?size=`` (default: large when it exists, else the largest) in ``?format=``
-    (default: the stored one; another is the pre-made derived image, else 404 ``format_not_available``)."""
-    params: Mapping[str, str] = bp.current_request.query_params or {}
-    url = get_share_link_service().download_url(token, size=params.get("size"), fmt=params.get("format"))
-    return Response(body="", status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+@operation(
+    bp,
+    "GET",
+    "/s/{token}/download",
+    tag="public",
+    auth="none",
+    query=DownloadQuery,
+    answers=[Answer(302, headers=("Location", "Cache-Control"), description="A presigned GET of the image.")],
+    errors=[
+        "share_link_not_found",
+        "invalid_size",
+        "invalid_format",
+        "artwork_not_ready",
+        "size_not_available",
+        "format_not_available",
+    ],
+)
+def public_download(token: str, query: DownloadQuery) -> Reply:
+    """Download the shared artwork.
+
+    302 to a presigned GET of ``size`` (default: large when it exists, else the largest) in ``format`` (default: the
+    stored one; another is the image made at ingest, else 404 ``format_not_available``), as an attachment.
+    """
+    url = get_share_link_service().download_url(token, size=query.size, fmt=query.format)
+    return Reply(status=302, headers={"Location": url, **_NO_STORE})

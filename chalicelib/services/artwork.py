@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.errors import (
@@ -17,6 +16,7 @@ from chalicelib.errors import (
 )
 from chalicelib.models.catalogue import Release
 from chalicelib.models.domain import Asset, Identity, StoredImage, UploadTicket
+from chalicelib.models.views import ArtworkView, ImageView
 from chalicelib.services.lifecycle import artwork_editable
 from chalicelib.services.releases import ReleaseService
 from chalicelib.services.storage_keys import upload_key
@@ -142,52 +142,54 @@ class ArtworkService:
                 latest = candidate
         return ReleaseArtwork(release=release, cover=cover, latest=latest)
 
-    def get_artwork(self, identity: Identity, release_id: str) -> dict[str, Any]:
+    def get_artwork(self, identity: Identity, release_id: str) -> ArtworkView:
         """The artwork view of the caller's release (see the README's ``GET /releases/{id}/artwork``).
 
         ``status`` is the newest upload's (pending | processing | failed) until it is ready, then ``ready``;
         ``none`` without any upload. Variant and original URLs are presigned GETs valid ``artwork_url_ttl_s``.
-        Without uploaded artwork, the legacy ``artwork_url`` is returned as ``fallback_url``.
+        Without uploaded artwork, the legacy ``artwork_url`` is returned as ``fallback_url``. Raises ``NotFoundError``
+        (``release_not_found``) for a release the caller does not own.
         """
         artwork = self.release_artwork(self._releases.get(identity, release_id))
         cover, latest = artwork.cover, artwork.latest
         status = latest.status if latest else (cover.status if cover else "none")
-        error = latest.error.model_dump() if latest and latest.error else None
-        body: dict[str, Any] = {
-            "status": status,
-            "upload_id": latest.id if latest else (cover.id if cover else None),
-            "asset_id": cover.id if cover else None,
-            "variants": {},
-            "original": None,
-            "missing_variants": [],
-            "cropped": None,
-            "dominant_color": None,
-            "palette": [],
-            "placeholder": None,
-            "error": error,
-            "fallback_url": artwork.release.artwork_url if cover is None else None,
-        }
+        view = ArtworkView(
+            status=status,
+            upload_id=latest.id if latest else (cover.id if cover else None),
+            asset_id=cover.id if cover else None,
+            variants={},
+            original=None,
+            missing_variants=[],
+            cropped=None,
+            dominant_color=None,
+            palette=[],
+            placeholder=None,
+            error=latest.error if latest else None,
+            fallback_url=artwork.release.artwork_url if cover is None else None,
+        )
         if cover is not None and cover.media is not None:
             media = cover.media
             ttl = self._settings.artwork_url_ttl_s
-            body.update(
-                variants={name: self._image_view(image, ttl) for name, image in media.variants.items()},
-                original=self._image_view(media.original, ttl),
-                missing_variants=media.missing_variants,
-                cropped=media.cropped,
-                dominant_color=media.dominant_color,
-                palette=media.palette,
-                placeholder=media.placeholder,
-                placeholder_kind=media.placeholder_kind,
-                animated=media.animated,
+            view = view.model_copy(
+                update={
+                    "variants": {name: self._image_view(image, ttl) for name, image in media.variants.items()},
+                    "original": self._image_view(media.original, ttl),
+                    "missing_variants": media.missing_variants,
+                    "cropped": media.cropped,
+                    "dominant_color": media.dominant_color,
+                    "palette": media.palette,
+                    "placeholder": media.placeholder,
+                    "placeholder_kind": media.placeholder_kind,
+                    "animated": media.animated,
+                }
             )
-        return body
+        return view
 
-    def _image_view(self, image: StoredImage, ttl: int) -> dict[str, Any]:
-        return {
-            "url": self._objects.presign_get(image.key, expires_in=ttl),
-            "width": image.width,
-            "height": image.height,
-            "bytes": image.bytes,
-            "format": image.format,
-        }
+    def _image_view(self, image: StoredImage, ttl: int) -> ImageView:
+        return ImageView(
+            url=self._objects.presign_get(image.key, expires_in=ttl),
+            width=image.width,
+            height=image.height,
+            bytes=image.bytes,
+            format=image.format,
+        )

@@ -17,6 +17,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import InvalidError, NotFoundError
 from chalicelib.models.catalogue import Release
 from chalicelib.models.domain import SIZE_NAMES, VARIANT_NAMES, Asset, AssetMedia, Identity, ShareLink, StoredImage
+from chalicelib.models.views import PublicArtwork, SharedRelease, SizeOffer
 from chalicelib.services.artwork import ArtworkService
 from chalicelib.services.filenames import content_disposition, download_filename
 from chalicelib.services.releases import ReleaseService
@@ -124,14 +125,14 @@ class ShareLinkService:
         cover = self._artwork.release_artwork(release).cover
         return SharedArtwork(link=link, release=release, cover=cover if cover and cover.media else None)
 
-    def public_artwork(self, token: str) -> dict[str, Any]:
+    def public_artwork(self, token: str) -> PublicArtwork:
         """The public listing: title, artist, colours, placeholder and every size that exists with its px and formats.
 
         Carries no keys, URLs of other releases, owner ids or metadata of the source file.
         """
         return self._listing(self.open(token))
 
-    def share_page(self, token: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def share_page(self, token: str) -> tuple[PublicArtwork, dict[str, Any] | None]:
         """The public listing and a preview for the share page: ``{"url", "width", "height"}`` of the medium variant,
         else the largest image the cover has (the original when no variant exists), a presigned GET valid
         ``artwork_url_ttl_s``; None without artwork.
@@ -147,39 +148,40 @@ class ShareLinkService:
         url = self._objects.presign_get(image.key, expires_in=self._settings.artwork_url_ttl_s)
         return listing, {"url": url, "width": image.width, "height": image.height}
 
-    def _listing(self, shared: SharedArtwork) -> dict[str, Any]:
-        sizes: list[dict[str, Any]] = []
-        body: dict[str, Any] = {
-            "release": {"title": shared.release.title, "artist": shared.release.display_artist},
-            "expires_at": shared.link.expires_at.isoformat() if shared.link.expires_at else None,
-            "sizes": sizes,
-            "formats": [],
-            "default_size": None,
-            "dominant_color": None,
-            "palette": [],
-            "placeholder": None,
-        }
-        if shared.cover is None or shared.cover.media is None:
-            return body
-        media = shared.cover.media
-        for size, image in sizes_of(media).items():
-            sizes.append(
-                {
-                    "size": size,
-                    "width": image.width,
-                    "height": image.height,
-                    "stored_format": image.format,
-                    "formats": available_formats(media, size),
-                }
-            )
-        body.update(
-            formats=common_formats(media),
-            default_size=default_size(media),
-            dominant_color=media.dominant_color,
-            palette=media.palette,
-            placeholder=media.placeholder,
+    def _listing(self, shared: SharedArtwork) -> PublicArtwork:
+        listing = PublicArtwork(
+            release=SharedRelease(title=shared.release.title, artist=shared.release.display_artist),
+            expires_at=shared.link.expires_at,
+            sizes=[],
+            formats=[],
+            default_size=None,
+            dominant_color=None,
+            palette=[],
+            placeholder=None,
         )
-        return body
+        if shared.cover is None or shared.cover.media is None:
+            return listing
+        media = shared.cover.media
+        sizes = [
+            SizeOffer(
+                size=size,  # type: ignore[arg-type]
+                width=image.width,
+                height=image.height,
+                stored_format=image.format,
+                formats=available_formats(media, size),  # type: ignore[arg-type]
+            )
+            for size, image in sizes_of(media).items()
+        ]
+        return listing.model_copy(
+            update={
+                "sizes": sizes,
+                "formats": common_formats(media),
+                "default_size": default_size(media),
+                "dominant_color": media.dominant_color,
+                "palette": media.palette,
+                "placeholder": media.placeholder,
+            }
+        )
 
     def download_url(self, token: str, *, size: str | None, fmt: str | None) -> str:
         """A presigned GET (≤ ``download_url_ttl_s``) of ``size`` in ``fmt``, with an attachment filename.

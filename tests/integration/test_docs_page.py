@@ -11,8 +11,6 @@ from urllib.parse import urljoin, urlsplit
 import chalice.local
 import pytest
 from chalice.test import Client
-from openapi_core.deserializing.media_types import media_type_deserializers
-from openapi_core.deserializing.media_types.util import plain_loads
 
 from chalicelib.local.devserver import GreedyRouteMatcher
 from tests.conftest import REPO_ROOT
@@ -35,14 +33,6 @@ def client(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     monkeypatch.setattr(chalice.local, "RouteMatcher", GreedyRouteMatcher)
     with Client(app, stage_name="test", project_dir=str(REPO_ROOT)) as test_client:
         yield test_client
-
-
-@pytest.fixture(autouse=True)
-def css_and_javascript_are_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The contract observer (tests/contract.py) reads text/css and text/javascript bodies as text, as it does
-    text/html: openapi-core leaves media types it does not know as bytes, which no ``type: string`` schema matches."""
-    monkeypatch.setitem(media_type_deserializers, "text/css", plain_loads)
-    monkeypatch.setitem(media_type_deserializers, "text/javascript", plain_loads)
 
 
 class _Urls(HTMLParser):
