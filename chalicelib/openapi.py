@@ -123,7 +123,14 @@ def _schemas(operations: Iterable[Operation]) -> tuple[dict[tuple[type[BaseModel
         for answer in op.answers:
             if answer.model is not None:
                 wanted[(answer.model, "serialization")] = None
-    refs, top = models_json_schema(list(wanted), ref_template=_REF)
+    # Query models only contribute their definitions (named enums); their fields become parameters.
+    queries: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {
+        (op.query, "validation"): None for op in operations if op.query is not None
+    }
+    refs, top = models_json_schema([*wanted, *queries], ref_template=_REF)
+    for model, _mode in queries:
+        top.get("$defs", {}).pop(model.__name__, None)
+        refs.pop((model, "validation"), None)
     components: dict[str, Any] = _without_null_defaults(top.get("$defs", {}))
     response_names = {ref["$ref"].rsplit("/", 1)[-1] for (_model, mode), ref in refs.items() if mode == "serialization"}
     request_names = {ref["$ref"].rsplit("/", 1)[-1] for (_model, mode), ref in refs.items() if mode == "validation"}
@@ -132,9 +139,9 @@ def _schemas(operations: Iterable[Operation]) -> tuple[dict[tuple[type[BaseModel
     for name in closed:
         components[name] = _strict(components[name])
     ref_of: dict[tuple[type[BaseModel], str], str] = {}
-    for (model, mode), ref in refs.items():
-        assert isinstance(model, type) and issubclass(model, BaseModel)
-        ref_of[(model, mode)] = ref["$ref"]
+    for (source, mode), ref in refs.items():
+        if isinstance(source, type) and issubclass(source, BaseModel):
+            ref_of[(source, mode)] = ref["$ref"]
     return ref_of, dict(sorted(components.items()))
 
 
@@ -166,12 +173,12 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
         schema, description = PATH_PARAMETERS[name]
         params.append({"name": name, "in": "path", "required": True, "description": description, "schema": schema})
     if op.query is not None:
-        schema = op.query.model_json_schema(mode="validation")
+        schema = op.query.model_json_schema(mode="validation", ref_template=_REF)
+        schema.pop("$defs", None)  # the same definitions are in the components (``_schemas`` collects them)
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
-            prop = dict(prop)
+            prop = _query_schema(prop)
             description = prop.pop("description", None)
-            prop.pop("title", None)
             param: dict[str, Any] = {"name": name, "in": "query", "required": name in required, "schema": prop}
             if description:
                 param["description"] = description
@@ -187,6 +194,22 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
             }
         )
     return params
+
+
+def _query_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema without pydantic's ``X | None`` wrapping: a query string cannot hold null, only
+    leave the parameter out."""
+    schema = {key: value for key, value in schema.items() if key != "title"}
+    options = schema.pop("anyOf", None)
+    if options is not None:
+        kept = [option for option in options if option != {"type": "null"}]
+        if len(kept) == 1:
+            schema = {**kept[0], **schema}
+        else:
+            schema["anyOf"] = kept
+        if schema.get("default", 0) is None:
+            del schema["default"]
+    return schema
 
 
 def _headers(names: Iterable[str]) -> dict[str, Any]:

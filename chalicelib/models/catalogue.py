@@ -8,10 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_serializer
 
-ProductionStatus = Literal["draft", "recording", "mixed", "mastered", "scheduled", "released", "locked"]
-LockStatus = Literal["unlocked", "partial_lock", "locked"]
-ReleaseType = Literal["single", "ep", "album"]
-DistributionStatus = Literal["not_submitted", "submitted", "delivered", "live", "rejected", "taken_down"]
+type ProductionStatus = Literal["draft", "recording", "mixed", "mastered", "scheduled", "released", "locked"]
+type LockStatus = Literal["unlocked", "partial_lock", "locked"]
+type ReleaseType = Literal["single", "ep", "album"]
+type DistributionStatus = Literal["not_submitted", "submitted", "delivered", "live", "rejected", "taken_down"]
 
 PRODUCTION_STATUSES: tuple[ProductionStatus, ...] = (
     "draft",
@@ -23,7 +23,7 @@ PRODUCTION_STATUSES: tuple[ProductionStatus, ...] = (
     "locked",
 )
 
-CollaboratorRole = Literal[
+type CollaboratorRole = Literal[
     "main_artist",
     "featured_artist",
     "performer",
@@ -39,7 +39,9 @@ CollaboratorRole = Literal[
     "arranger",
     "publisher",
 ]
-RoleGroup = Literal["master", "publishing"]
+type RoleGroup = Literal["master", "publishing"]
+#: Whether a release's ``release_type`` was set by its owner or inferred from its track count.
+type ReleaseTypeSource = Literal["set", "inferred"]
 
 #: Which royalty pool a role is paid from. A recording carries two copyrights: the sound recording (the *master*:
 #: artists, producers, engineers) and the musical work (*publishing*: writers, composers, lyricists, arrangers,
@@ -154,7 +156,7 @@ class Release(BaseModel):
     title: str
     display_artist: str
     release_type: ReleaseType | None = None
-    release_type_source: Literal["set", "inferred"] = "inferred"
+    release_type_source: ReleaseTypeSource = "inferred"
     label: str | None = None
     genre: str | None = None
     upc: str | None = None

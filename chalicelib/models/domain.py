@@ -7,10 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-AssetStatus = Literal["pending", "processing", "ready", "failed"]
-VariantName = Literal["tiny", "small", "medium", "large"]
-SizeName = Literal["tiny", "small", "medium", "large", "original"]
-DownloadFormat = Literal["webp", "png", "jpeg"]
+type AssetStatus = Literal["pending", "processing", "ready", "failed"]
+type VariantName = Literal["tiny", "small", "medium", "large"]
+type SizeName = Literal["tiny", "small", "medium", "large", "original"]
+type DownloadFormat = Literal["webp", "png", "jpeg"]
 
 #: Variant names in size order (the imaging package owns the px sizes and qualities).
 VARIANT_NAMES: tuple[VariantName, ...] = ("tiny", "small", "medium", "large")
