@@ -3,8 +3,8 @@
 openapi-python-client (pinned in requirements-dev.txt, the command the README's "Typed clients" gives) generates the
 client into a temporary folder, refusing any warning about the document; the generated client then drives the app
 in-process: its httpx transport hands each request to ``chalice.test.Client`` (so the contract check of
-tests/conftest.py sees every answer too). A mypy --strict run checks that the README's usage type-checks. Findings on
-the document are in the lead's notes (clients-findings.md); F1 below is one of them.
+tests/conftest.py sees every answer too). mypy --strict checks the README's example and that an answer's enum types
+as the one the next request takes (finding F1 of the notes' clients-findings.md).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ PACKAGE = "sleeve_client"
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 BASE_URL = "http://sleeve.test"
 
-# F1 (clients-findings.md): an enum from one answer should type as the same enum in the next request.
+# F1 (clients-findings.md): an enum from one answer types as the same enum in the next request. Before the enums were
+# named components, each place had its own class (EditableFieldsTransitionsItem is not TransitionRequestTo).
 FEEDS_THE_NEXT_REQUEST = """
 from sleeve_client import AuthenticatedClient
 from sleeve_client.api.lifecycle import transition_release
@@ -194,11 +195,6 @@ def test_the_readme_usage_type_checks_against_the_generated_client(generated: Pa
     assert errors == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="clients-findings.md F1: inline enums give one Python enum class per place "
-    "(EditableFieldsTransitionsItem is not TransitionRequestTo); passes once the enums are named components",
-)
 def test_an_answer_feeds_the_next_request_with_the_same_enum_type(generated: Path) -> None:
     # Given the generated package
     # When mypy --strict checks code that sends an answer's enum value in the next request
