@@ -180,6 +180,10 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
             prop = _query_schema(prop)
             description = prop.pop("description", None)
             param: dict[str, Any] = {"name": name, "in": "query", "required": name in required, "schema": prop}
+            if name not in required:
+                # ``contract.parse_query`` reads an empty value as absent (HTML forms send ``?format=``).
+                param["allowEmptyValue"] = True
+                description = f"{description or ''} An empty value is the same as leaving the parameter out.".strip()
             if description:
                 param["description"] = description
             params.append(param)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -43,8 +44,19 @@ Reason = Annotated[PlainText, Field(min_length=1, max_length=500)]
 # The identifiers strip white space before validating; refuse control characters in them first, as everywhere.
 CheckedUpc = Annotated[Upc, BeforeValidator(check_single_line)]
 CheckedIsrc = Annotated[Isrc, BeforeValidator(check_single_line)]
-#: ``date`` under another name, for models with a field called ``date``.
-CalendarDate = date
+
+
+def _iso_date_text(value: object) -> object:
+    """Only ``YYYY-MM-DD`` text is a date here: pydantic's lax mode would also take a Unix timestamp (``0`` →
+    1970-01-01) or ``"86400"``, which the document (``format: date``, RFC 3339 full-date) does not admit."""
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return value
+    raise ValueError("a date is a YYYY-MM-DD string")
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: A calendar date sent as ``YYYY-MM-DD`` (also named so for models with a field called ``date``).
+CalendarDate = Annotated[date, BeforeValidator(_iso_date_text)]
 
 
 class _ReleaseFields(_Request):
@@ -59,7 +71,7 @@ class _ReleaseFields(_Request):
     c_line: ShortText | None = None
     explicit: StrictBool = False
     description: LongText | None = None
-    scheduled_release_date: date | None = None
+    scheduled_release_date: CalendarDate | None = None
     distributor_id: ShortText | None = None
     distribution_status: DistributionStatus | None = None
     artwork_url: HttpUrlString | None = None
