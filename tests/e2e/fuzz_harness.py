@@ -1,0 +1,246 @@
+"""Schemathesis' engine (what ``st run`` drives) against the local stack, with counts per phase.
+
+The run loads the stack's own ``/openapi.json``, authenticates each operation by its ``x-sleeve-auth`` extension
+(owner A's token for ``bearer``, an administrator's for ``admin``, none for ``none``), runs the examples, coverage,
+fuzzing and stateful phases with the checks in :data:`CHECKS`, and returns a :class:`FuzzReport`: cases per phase,
+the cross-owner probes, wall time and every failure with its ``curl`` reproduction.
+
+Knobs (environment, read by :meth:`FuzzSettings.from_environment`): ``FUZZ_EXAMPLES`` (examples per operation and
+phase), ``FUZZ_SECONDS`` (a time budget: fuzzing and stateful then repeat until it is spent), ``FUZZ_SEED``,
+``FUZZ_DEADLINE`` (the wall-clock limit after which the run is stopped and fails).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import schemathesis
+from schemathesis.config import OutputConfig
+from schemathesis.engine import events, from_schema
+from schemathesis.engine.statistic import Statistic
+
+from tests.e2e import cross_owner
+from tests.e2e.cross_owner import CrossOwnerProbe, sleeve_auth
+
+#: Checks run on every response. Left out: ``positive_data_acceptance`` (rules JSON Schema cannot state, such as a
+#: date only with ``to: scheduled`` or a unique ISRC per release, refuse schema-valid input by design),
+#: ``max_response_time`` (a shared CI runner's timing is no contract), ``object_level_authorization`` (``GET`` only
+#: and needs Schemathesis' WFC peer auth: ``cross_owner_isolation`` covers every method).
+CHECKS: dict[str, bool] = {
+    "not_a_server_error": True,
+    "status_code_conformance": True,
+    "content_type_conformance": True,
+    "response_headers_conformance": True,
+    "response_schema_conformance": True,
+    "negative_data_rejection": True,
+    "missing_required_header": True,
+    "ignored_auth": True,
+    "use_after_free": True,
+    "ensure_resource_availability": True,
+    "unsupported_method": True,
+    "allow_header_conformance": True,
+    "positive_data_acceptance": False,
+    "object_level_authorization": False,
+    "cross_owner_isolation": True,
+}
+#: Methods the coverage phase tries where a path does not document them: the ones API Gateway routes to Chalice
+#: (TRACE and QUERY never reach the app in AWS; the local dev server's http.server answers them 501 itself).
+UNEXPECTED_METHODS = ["get", "put", "post", "delete", "patch"]
+PHASES = ("examples", "coverage", "fuzzing", "stateful")
+
+
+@dataclass(frozen=True)
+class FuzzSettings:
+    """How long to fuzz. ``examples``: Hypothesis examples per operation and phase; ``seconds``: Schemathesis'
+    ``max-time`` (``None``: the phases run once); ``seed``: ``None`` draws one; ``deadline_s``: wall-clock seconds
+    after which the run is stopped; ``stateful_steps``: the longest call sequence of the stateful phase."""
+
+    examples: int = 5
+    stateful_examples: int = 30
+    seconds: int | None = None
+    seed: int | None = 20261126
+    deadline_s: float = 270.0
+    stateful_steps: int = 10
+
+    @classmethod
+    def from_environment(cls) -> FuzzSettings:
+        """The defaults overridden by ``FUZZ_EXAMPLES``, ``FUZZ_SECONDS``, ``FUZZ_SEED`` (``random``: drawn) and
+        ``FUZZ_DEADLINE`` (seconds; default ``FUZZ_SECONDS`` + 60 when that is set)."""
+        default = cls()
+        seconds = int(os.environ["FUZZ_SECONDS"]) if os.environ.get("FUZZ_SECONDS") else None
+        seed_text = os.environ.get("FUZZ_SEED", "")
+        seed = None if seed_text == "random" else int(seed_text) if seed_text else default.seed
+        deadline_text = os.environ.get("FUZZ_DEADLINE")
+        if deadline_text:
+            deadline = float(deadline_text)
+        else:
+            deadline = seconds + 60.0 if seconds is not None else default.deadline_s
+        examples = int(os.environ.get("FUZZ_EXAMPLES") or default.examples)
+        return cls(
+            examples=examples,
+            stateful_examples=examples * default.stateful_examples // default.examples,
+            seconds=seconds,
+            seed=seed,
+            deadline_s=deadline,
+        )
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Bearer tokens: ``owner_a`` (the run's identity), ``owner_b`` (the other owner), ``admin`` (in ``admin``)."""
+
+    owner_a: str
+    owner_b: str
+    admin: str
+
+
+@dataclass
+class FuzzReport:
+    """One run: cases per phase (as ``st run`` counts them), wall seconds per phase, operations, probes, failures."""
+
+    seed: int
+    cases: Counter[str] = field(default_factory=Counter)
+    check_requests: Counter[str] = field(default_factory=Counter)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    phase_status: dict[str, str] = field(default_factory=dict)
+    operations: int = 0
+    tested_operations: set[str] = field(default_factory=set)
+    probes: int = 0
+    reads: int = 0
+    wall_s: float = 0.0
+    stop_reason: str = ""
+    stopped_at_deadline: bool = False
+    failures: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def total_cases(self) -> int:
+        """Cases across every phase."""
+        return sum(self.cases.values())
+
+    def summary(self) -> str:
+        """The numbers as lines of text (printed by the test and ``make fuzz``)."""
+        lines = [f"Schemathesis {schemathesis.__version__}, seed {self.seed}, stop: {self.stop_reason}"]
+        for phase in PHASES:
+            lines.append(
+                f"  {phase:<9} {self.cases[phase]:>6} cases {self.check_requests[phase]:>6} check requests "
+                f"{self.phase_seconds.get(phase, 0.0):>6.1f} s  {self.phase_status.get(phase, 'not run')}"
+            )
+        lines.append(
+            f"  total     {self.total_cases:>6} cases {sum(self.check_requests.values()):>6} check requests "
+            f"{self.wall_s:>6.1f} s wall"
+        )
+        lines.append(f"  operations tested: {len(self.tested_operations)}/{self.operations}")
+        lines.append(f"  cross-owner probes: {self.probes} requests as owner B, {self.reads} reads of A's data")
+        lines.append(f"  failures: {len(self.failures)}, errors: {len(self.errors)}")
+        return "\n".join(lines)
+
+
+def build_config(base_url: str, settings: FuzzSettings) -> schemathesis.Config:
+    """The run's Schemathesis configuration (what a ``schemathesis.toml`` would hold)."""
+    generation: dict[str, Any] = {"max-examples": settings.examples, "database": "none"}
+    data: dict[str, Any] = {
+        "base-url": base_url,
+        "workers": 1,
+        "request-timeout": 30.0,
+        # Every case of an operation runs even after one fails, so the count does not depend on the findings.
+        "continue-on-failure": True,
+        "generation": generation,
+        "checks": {name: {"enabled": enabled} for name, enabled in CHECKS.items()},
+        "phases": {
+            # The document's examples, and one generated case for each operation that has none.
+            "examples": {"enabled": True, "fill-missing": True},
+            "coverage": {"enabled": True, "unexpected-methods": UNEXPECTED_METHODS},
+            "fuzzing": {"enabled": True},
+            "stateful": {
+                "enabled": True,
+                "max-steps": settings.stateful_steps,
+                "generation": {**generation, "max-examples": settings.stateful_examples},
+            },
+        },
+    }
+    if settings.seed is not None:
+        data["seed"] = settings.seed
+    if settings.seconds is not None:
+        data["max-time"] = settings.seconds
+    return schemathesis.Config.from_dict(data)
+
+
+def register_auth(schema: Any, tokens: Tokens) -> None:
+    """Authenticate each operation by its ``x-sleeve-auth``: A's token, the administrator's, or none."""
+    by_kind = {"bearer": tokens.owner_a, "admin": tokens.admin}
+
+    class SleeveAuth:
+        def get(self, case: Any, context: Any) -> str | None:
+            return by_kind.get(sleeve_auth(case.operation))
+
+        def set(self, case: Any, data: str, context: Any) -> None:
+            case.headers = case.headers or {}
+            case.headers["Authorization"] = f"Bearer {data}"
+
+    schema.auth(refresh_interval=None)(SleeveAuth)
+
+
+def run_contract_fuzz(schema: Any, base_url: str, tokens: Tokens, settings: FuzzSettings) -> FuzzReport:
+    """Run every phase on ``schema`` (loaded with :func:`build_config`'s config) and collect a :class:`FuzzReport`.
+
+    Owner B's probes go through ``cross_owner``'s hooks for the length of the run. The run is stopped (and
+    ``stopped_at_deadline`` set) once it passes ``settings.deadline_s``.
+    """
+    register_auth(schema, tokens)
+    probe = CrossOwnerProbe(base_url=base_url, owner_a=tokens.owner_a, owner_b=tokens.owner_b)
+    report = FuzzReport(seed=schema.config.seed)
+    report.operations = sum(1 for result in schema.get_all_operations() if result.ok() is not None)
+    statistic = Statistic()
+    started = time.monotonic()
+    phase_started: dict[str, float] = {}
+    cross_owner.activate(probe)
+    try:
+        stream = from_schema(schema).execute()
+        for event in stream:
+            if time.monotonic() - started > settings.deadline_s and not report.stopped_at_deadline:
+                report.stopped_at_deadline = True
+                stream.stop()
+            _record(event, report, statistic, phase_started)
+    finally:
+        cross_owner.activate(None)
+        probe.session.close()
+    report.wall_s = time.monotonic() - started
+    report.probes, report.reads = probe.probes, probe.reads
+    report.tested_operations = set(statistic.tested_operations)
+    output = OutputConfig()
+    for label in sorted(statistic.failures):
+        for index, group in enumerate(statistic.failures[label].values(), 1):
+            report.failures.append(f"{label}\n{group.format(index=index, curl=group.code_sample, config=output)}")
+    return report
+
+
+def _record(event: Any, report: FuzzReport, statistic: Statistic, phase_started: dict[str, float]) -> None:
+    if isinstance(event, events.PhaseStarted):
+        phase_started.setdefault(event.phase.name.value, time.monotonic())
+    elif isinstance(event, events.PhaseFinished):
+        name = event.phase.name.value
+        if name in phase_started:
+            report.phase_seconds[name] = (
+                report.phase_seconds.get(name, 0.0) + time.monotonic() - phase_started.pop(name)
+            )
+        skip = f" ({event.phase.skip_reason.value})" if event.phase.skip_reason is not None else ""
+        report.phase_status[name] = f"{event.status.value}{skip}"
+    elif isinstance(event, events.ScenarioFinished) and event.is_test_scenario:
+        for node in event.recorder.cases.values():
+            # A case a check derived (ignored_auth's request without a token...) has a parent and no transition.
+            generated = node.parent_id is None or node.transition is not None
+            (report.cases if generated else report.check_requests)[event.phase.value] += 1
+        statistic.on_scenario_finished(event.recorder)
+    elif isinstance(event, events.NonFatalError):
+        report.errors.append(f"{event.label}: {event.info.title}: {event.info.message}")
+    elif isinstance(event, events.FatalError):
+        report.errors.append(f"fatal: {event.exception!r}")
+    elif isinstance(event, events.EngineFinished):
+        report.stop_reason = event.stop_reason.value
+        for failure in event.failures:
+            report.failures.append(f"after the run: {failure.title}: {failure.message}")
