@@ -313,18 +313,4 @@ def editable_fields(release_id: str) -> Reply:
     lifecycle transitions whose guards pass, and whether the caller may unlock.
     """
     view = get_release_service().editable(identity_of(bp.current_request), release_id)
-    release = view.release
-    body = EditableFields(
-        release_id=release.id,
-        production_status=release.production_status,
-        lock_status=release.lock_status,
-        fields=view.fields,
-        frozen_fields=view.frozen_fields,
-        tracks=view.tracks,
-        collaborators=view.collaborators,
-        artwork=view.artwork,
-        delete=view.delete,
-        transitions=view.transitions,
-        unlock=view.unlock,
-    )
-    return Reply(body, headers=etag(release.version))
+    return Reply(view.editable, headers=etag(view.version))

@@ -19,6 +19,7 @@ from typing import Any
 from chalicelib.errors import ConflictError, UnprocessableError
 from chalicelib.models.catalogue import ProductionStatus, Release, ReleaseDetail
 from chalicelib.models.domain import Identity, Page
+from chalicelib.models.views import EditableFields
 from chalicelib.services import metrics
 from chalicelib.services.catalogue import Catalogue, IfMatch, check_version, history_entry, not_found, utcnow
 from chalicelib.services.collaborators import CollaboratorService
@@ -44,17 +45,11 @@ CLEANUP_ENQUEUE_FAILED = "ReleaseCleanupEnqueueFailed"
 
 @dataclass(frozen=True)
 class EditableView:
-    """What a caller may change on a release right now (``GET /releases/{id}/editable-fields``)."""
+    """What a caller may change on a release right now (``GET /releases/{id}/editable-fields``) and the ``version``
+    of the release it was read from (its ``ETag``)."""
 
-    release: Release
-    fields: list[str]
-    frozen_fields: list[str]
-    tracks: bool
-    collaborators: bool
-    artwork: bool
-    delete: bool
-    transitions: list[ProductionStatus]
-    unlock: bool
+    editable: EditableFields
+    version: int
 
 
 class ReleaseService:
@@ -127,15 +122,20 @@ class ReleaseService:
         owner = release.owner_id == identity.subject
         fields = sorted(editable_fields(release.lock_status)) if owner else []
         return EditableView(
-            release=release,
-            fields=fields,
-            frozen_fields=sorted(RELEASE_FIELDS - set(fields)),
-            tracks=owner and children_editable(release.lock_status),
-            collaborators=owner and children_editable(release.lock_status),
-            artwork=owner and artwork_editable(release.lock_status),
-            delete=owner and release.lock_status == "unlocked",
-            transitions=self._passing_transitions(detail) if owner else [],
-            unlock=identity.is_admin and release.lock_status != "unlocked",
+            version=release.version,
+            editable=EditableFields(
+                release_id=release.id,
+                production_status=release.production_status,
+                lock_status=release.lock_status,
+                fields=fields,
+                frozen_fields=sorted(RELEASE_FIELDS - set(fields)),
+                tracks=owner and children_editable(release.lock_status),
+                collaborators=owner and children_editable(release.lock_status),
+                artwork=owner and artwork_editable(release.lock_status),
+                delete=owner and release.lock_status == "unlocked",
+                transitions=self._passing_transitions(detail) if owner else [],
+                unlock=identity.is_admin and release.lock_status != "unlocked",
+            ),
         )
 
     def _passing_transitions(self, detail: ReleaseDetail) -> list[ProductionStatus]:
