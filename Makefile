@@ -125,6 +125,16 @@ bench: $(STAMP)
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_derived.py
 
+# The contract fuzz run, longer than CI's (README, "Fuzzing"): FUZZ_EXAMPLES fuzzing examples per operation (CI: 5) and
+# 6 stateful scenarios per example, a fresh seed each run (FUZZ_SEED=… replays one), no deadline (FUZZ_DEADLINE=…
+# seconds sets one); FUZZ_SECONDS=… fuzzes for that long instead of once per phase.
+FUZZ_EXAMPLES ?= 50
+FUZZ_SEED ?= random
+FUZZ_DEADLINE ?= 0
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) FUZZ_DEADLINE=$(FUZZ_DEADLINE) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	  $(PY) -m pytest -p no:xdist -q tests/e2e/test_contract_fuzz.py -k holds_its_contract
+
 # The CloudFormation package of one stage (STAGE=dev or prod) in out/STAGE: Chalice's functions and API merged with
 # infra/template.json. Deploy it with the Stage parameter set to the same stage (README, "Deploying").
 package: $(STAMP)

@@ -6,8 +6,9 @@ probe sends the same request with owner B's token; for a write it also reads A's
 the case when B's request succeeded (2xx), when A's data changed between the two reads, or when A's request succeeded
 and B's did not answer 404 (403 for an administrator-only route: B is no administrator), since any other answer tells
 B that the id exists. The probe goes first so that a ``DELETE`` or a lifecycle move is tried by B on the state A sees.
-Each operation is probed until B's copy has been tried on two requests that A then made successfully, each set of ids
-once: every operation A reaches is covered without doubling the run.
+Only valid cases are copied (an invalid one is refused before any lookup), each operation until B's copy has been tried
+on two requests that A then made successfully, each set of ids twice at most: every operation A reaches is covered
+without doubling the run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 import schemathesis
+from schemathesis import GenerationMode
 
 #: The ``x-sleeve-auth`` values of routes that take a token (``none`` routes are public).
 TOKEN_ROUTES = frozenset({"bearer", "admin"})
@@ -63,7 +65,7 @@ class CrossOwnerProbe:
     owner_b: str
     timeout_s: float = 30.0
     settle_after: int = 2
-    tries_per_ids: int = 1
+    tries_per_ids: int = 2
     probes: int = 0
     reads: int = 0
     owned: set[str] = field(default_factory=set)
@@ -84,11 +86,11 @@ class CrossOwnerProbe:
             self.owned.update(value for value in values if 0 < len(value) <= _MAX_OWNED_VALUE)
 
     def wants(self, case: Any) -> bool:
-        """Whether ``case`` is a token route whose path ids all came from A's own answers, and its operation has
-        fewer than ``settle_after`` settled probes (B's copy tried on a request A then made successfully) and these
-        ids fewer than ``tries_per_ids`` probes: every operation A reaches gets probed, without probing every case."""
+        """Whether ``case`` is a valid request (not one of Schemathesis' invalid ones) on a token route whose path ids
+        all came from A's own answers, its operation has fewer than ``settle_after`` settled probes (B's copy tried
+        on a request A then made successfully) and these ids fewer than ``tries_per_ids`` probes."""
         parameters = case.path_parameters or {}
-        if sleeve_auth(case.operation) not in TOKEN_ROUTES or not parameters:
+        if sleeve_auth(case.operation) not in TOKEN_ROUTES or not parameters or _is_negative(case):
             return False
         with self.lock:
             if self.settled[case.operation.label] >= self.settle_after or self.tried[_key(case)] >= self.tries_per_ids:
@@ -179,6 +181,12 @@ class CrossOwnerProbe:
         with self.lock:
             self.reads += len(paths)
         return snapshot
+
+
+def _is_negative(case: Any) -> bool:
+    """Whether Schemathesis made ``case`` invalid on purpose: A's copy will be refused, so B's teaches little."""
+    meta = case.meta
+    return meta is not None and meta.generation.mode == GenerationMode.NEGATIVE
 
 
 def _key(case: Any) -> tuple[str, tuple[tuple[str, str], ...]]:

@@ -7,11 +7,12 @@ the cross-owner probes, wall time and every failure with its ``curl`` reproducti
 
 Knobs (environment, read by :meth:`FuzzSettings.from_environment`): ``FUZZ_EXAMPLES`` (examples per operation and
 phase), ``FUZZ_SECONDS`` (a time budget: fuzzing and stateful then repeat until it is spent), ``FUZZ_SEED``,
-``FUZZ_DEADLINE`` (the wall-clock limit after which the run is stopped and fails).
+``FUZZ_DEADLINE`` (the wall-clock limit after which the run is stopped and fails; 0: none).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections import Counter
@@ -19,15 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import schemathesis
-from schemathesis.config import OutputConfig
 from schemathesis.engine import events, from_schema
 from schemathesis.engine.statistic import Statistic
 
 from tests.e2e import cross_owner
-from tests.e2e.cross_owner import CrossOwnerProbe, sleeve_auth
+from tests.e2e.cross_owner import TOKEN_ROUTES, CrossOwnerProbe, sleeve_auth
 
 #: Checks run on every response. Left out: ``positive_data_acceptance`` (rules JSON Schema cannot state, such as a
-#: date only with ``to: scheduled`` or a unique ISRC per release, refuse schema-valid input by design),
+#: date only with ``to: scheduled`` or a UPC's check digit, refuse schema-valid input by design; ``FUZZ_POSITIVE=1``
+#: turns it on for 415 and 422 answers only),
 #: ``max_response_time`` (a shared CI runner's timing is no contract), ``object_level_authorization`` (``GET`` only
 #: and needs Schemathesis' WFC peer auth: ``cross_owner_isolation`` covers every method).
 CHECKS: dict[str, bool] = {
@@ -47,6 +48,9 @@ CHECKS: dict[str, bool] = {
     "object_level_authorization": False,
     "cross_owner_isolation": True,
 }
+#: What a schema-valid request may get under ``FUZZ_POSITIVE=1``: everything but a refusal of its shape (415, 422).
+#: 400 (an unknown cursor), 404, 409 (the item's state), 412/428 (``If-Match``) are rules no schema states.
+POSITIVE_STATUSES = ["2XX", "3XX", "400", "401", "403", "404", "409", "412", "428", "429"]
 #: Methods the coverage phase tries where a path does not document them: the ones API Gateway routes to Chalice
 #: (TRACE and QUERY never reach the app in AWS; the local dev server's http.server answers them 501 itself).
 UNEXPECTED_METHODS = ["get", "put", "post", "delete", "patch"]
@@ -55,28 +59,32 @@ PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
 @dataclass(frozen=True)
 class FuzzSettings:
-    """How long to fuzz. ``examples``: Hypothesis examples per operation and phase; ``seconds``: Schemathesis'
-    ``max-time`` (``None``: the phases run once); ``seed``: ``None`` draws one; ``deadline_s``: wall-clock seconds
-    after which the run is stopped; ``stateful_steps``: the longest call sequence of the stateful phase."""
+    """How long to fuzz. ``examples``: Hypothesis examples per operation in the fuzzing phase (the examples phase
+    takes one per operation, the coverage phase as many as the schema's boundaries give); ``stateful_examples``: the
+    stateful phase's scenarios of up to ``stateful_steps`` linked calls; ``seconds``: Schemathesis' ``max-time``
+    (``None``: each phase runs once); ``seed``: ``None`` draws one; ``deadline_s``: wall-clock seconds after which
+    the run is stopped; ``positive_acceptance``: also fail a schema-valid request refused for its shape (415, 422)."""
 
     examples: int = 5
     stateful_examples: int = 30
     seconds: int | None = None
     seed: int | None = 20261126
-    deadline_s: float = 270.0
+    deadline_s: float = 280.0
     stateful_steps: int = 10
+    positive_acceptance: bool = False
 
     @classmethod
     def from_environment(cls) -> FuzzSettings:
-        """The defaults overridden by ``FUZZ_EXAMPLES``, ``FUZZ_SECONDS``, ``FUZZ_SEED`` (``random``: drawn) and
-        ``FUZZ_DEADLINE`` (seconds; default ``FUZZ_SECONDS`` + 60 when that is set)."""
+        """The defaults overridden by ``FUZZ_EXAMPLES``, ``FUZZ_SECONDS``, ``FUZZ_SEED`` (``random``: drawn),
+        ``FUZZ_DEADLINE`` (seconds, 0 for none; default ``FUZZ_SECONDS`` + 60 when that is set) and ``FUZZ_POSITIVE``
+        (1: ``positive_acceptance``)."""
         default = cls()
         seconds = int(os.environ["FUZZ_SECONDS"]) if os.environ.get("FUZZ_SECONDS") else None
         seed_text = os.environ.get("FUZZ_SEED", "")
         seed = None if seed_text == "random" else int(seed_text) if seed_text else default.seed
         deadline_text = os.environ.get("FUZZ_DEADLINE")
         if deadline_text:
-            deadline = float(deadline_text)
+            deadline = float(deadline_text) or math.inf  # 0: no deadline
         else:
             deadline = seconds + 60.0 if seconds is not None else default.deadline_s
         examples = int(os.environ.get("FUZZ_EXAMPLES") or default.examples)
@@ -86,6 +94,7 @@ class FuzzSettings:
             seconds=seconds,
             seed=seed,
             deadline_s=deadline,
+            positive_acceptance=os.environ.get("FUZZ_POSITIVE", "") not in ("", "0"),
         )
 
 
@@ -111,6 +120,8 @@ class FuzzReport:
     tested_operations: set[str] = field(default_factory=set)
     probes: int = 0
     reads: int = 0
+    probed_operations: set[str] = field(default_factory=set)
+    id_operations: set[str] = field(default_factory=set)
     wall_s: float = 0.0
     stop_reason: str = ""
     stopped_at_deadline: bool = False
@@ -136,6 +147,13 @@ class FuzzReport:
         )
         lines.append(f"  operations tested: {len(self.tested_operations)}/{self.operations}")
         lines.append(f"  cross-owner probes: {self.probes} requests as owner B, {self.reads} reads of A's data")
+        lines.append(
+            f"  operations with ids where B's copy met a request A then made: "
+            f"{len(self.probed_operations)}/{len(self.id_operations)}"
+        )
+        missed = sorted(self.id_operations - self.probed_operations)
+        if missed:
+            lines.append(f"    not reached: {', '.join(missed)}")
         lines.append(f"  failures: {len(self.failures)}, errors: {len(self.errors)}")
         return "\n".join(lines)
 
@@ -151,6 +169,9 @@ def build_config(base_url: str, settings: FuzzSettings) -> schemathesis.Config:
         "continue-on-failure": True,
         "generation": generation,
         "checks": {name: {"enabled": enabled} for name, enabled in CHECKS.items()},
+        # The tokens are the local stage's (its published development secret, 12 hours): keep them in the printed
+        # curl commands so that a failing case can be replayed as printed.
+        "output": {"sanitization": {"enabled": False}},
         "phases": {
             # The document's examples, and one generated case for each operation that has none.
             "examples": {"enabled": True, "fill-missing": True},
@@ -163,6 +184,8 @@ def build_config(base_url: str, settings: FuzzSettings) -> schemathesis.Config:
             },
         },
     }
+    if settings.positive_acceptance:
+        data["checks"]["positive_data_acceptance"] = {"enabled": True, "expected-statuses": POSITIVE_STATUSES}
     if settings.seed is not None:
         data["seed"] = settings.seed
     if settings.seconds is not None:
@@ -194,7 +217,13 @@ def run_contract_fuzz(schema: Any, base_url: str, tokens: Tokens, settings: Fuzz
     register_auth(schema, tokens)
     probe = CrossOwnerProbe(base_url=base_url, owner_a=tokens.owner_a, owner_b=tokens.owner_b)
     report = FuzzReport(seed=schema.config.seed)
-    report.operations = sum(1 for result in schema.get_all_operations() if result.ok() is not None)
+    operations = [result.ok() for result in schema.get_all_operations() if result.ok() is not None]
+    report.operations = len(operations)
+    report.id_operations = {
+        operation.label
+        for operation in operations
+        if sleeve_auth(operation) in TOKEN_ROUTES and any(True for _ in operation.path_parameters)
+    }
     statistic = Statistic()
     started = time.monotonic()
     phase_started: dict[str, float] = {}
@@ -211,8 +240,9 @@ def run_contract_fuzz(schema: Any, base_url: str, tokens: Tokens, settings: Fuzz
         probe.session.close()
     report.wall_s = time.monotonic() - started
     report.probes, report.reads = probe.probes, probe.reads
+    report.probed_operations = set(probe.settled)
     report.tested_operations = set(statistic.tested_operations)
-    output = OutputConfig()
+    output = schema.config.output
     for label in sorted(statistic.failures):
         for index, group in enumerate(statistic.failures[label].values(), 1):
             report.failures.append(f"{label}\n{group.format(index=index, curl=group.code_sample, config=output)}")
