@@ -17,6 +17,7 @@ from pydantic import (
     PlainSerializer,
     StrictBool,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -27,7 +28,7 @@ from chalicelib.models.catalogue import (
     ReleaseType,
 )
 from chalicelib.models.identifiers import Isrc, Upc
-from chalicelib.models.text import MultilineText, PlainText, check_single_line
+from chalicelib.models.text import MultilineText, NonBlankText, PlainText, check_single_line
 
 
 class _Request(BaseModel):
@@ -37,13 +38,58 @@ class _Request(BaseModel):
 #: An http(s) URL, validated, kept as a string.
 HttpUrlString = Annotated[AnyHttpUrl, BeforeValidator(check_single_line), PlainSerializer(str, return_type=str)]
 # Text fields refuse control characters and bidi overrides (models/text.py); only LongText keeps tabs and newlines.
-Title = Annotated[PlainText, Field(min_length=1, max_length=200)]
-ShortText = Annotated[PlainText, Field(min_length=1, max_length=200)]
+Title = Annotated[NonBlankText, Field(min_length=1, max_length=200)]
+ShortText = Annotated[NonBlankText, Field(min_length=1, max_length=200)]
 LongText = Annotated[MultilineText, Field(max_length=5000)]
-Reason = Annotated[PlainText, Field(min_length=1, max_length=500)]
+Reason = Annotated[NonBlankText, Field(min_length=1, max_length=500)]
 # The identifiers strip white space before validating; refuse control characters in them first, as everywhere.
-CheckedUpc = Annotated[Upc, BeforeValidator(check_single_line)]
-CheckedIsrc = Annotated[Isrc, BeforeValidator(check_single_line)]
+# Their document patterns name the plain forms; the description adds what a pattern cannot say.
+CheckedUpc = Annotated[
+    Upc,
+    BeforeValidator(check_single_line),
+    Field(
+        json_schema_extra={
+            "pattern": "^[0-9]{12,13}$",
+            "description": "A UPC-A (12 digits) or EAN-13 (13 digits) with a valid GS1 check digit; spaces and "
+            "hyphens between digits are also accepted and removed.",
+        }
+    ),
+]
+CheckedIsrc = Annotated[
+    Isrc,
+    BeforeValidator(check_single_line),
+    Field(
+        json_schema_extra={
+            "pattern": "^[A-Za-z]{2}-?[A-Za-z0-9]{3}-?[0-9]{2}-?[0-9]{5}$",
+            "description": "An ISRC, CC-XXX-YY-NNNNN (IFPI ISRC Handbook §4); hyphens, spaces and an `ISRC` prefix are "
+            "accepted, and it is stored and answered compact and upper-case (USRC17607839).",
+        }
+    ),
+]
+#: A decimal sent as a JSON number or as text (at most two decimal places either way).
+_DECIMAL_TEXT = {"type": "string", "pattern": "^[0-9]{1,3}(\\.[0-9]{1,2})?$"}
+Bpm = Annotated[
+    Decimal,
+    Field(gt=0, le=999, decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": 999}, _DECIMAL_TEXT],
+            "description": "Beats per minute, above 0 and at most 999, at most two decimal places.",
+        }
+    ),
+]
+SplitPercent = Annotated[
+    Decimal,
+    Field(ge=0, le=100, decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number", "minimum": 0, "maximum": 100}, _DECIMAL_TEXT],
+            "description": "The royalty split in percent, 0 to 100, at most two decimal places.",
+        }
+    ),
+]
+#: The declared types an artwork upload may have (the worker sniffs the real format from the bytes anyway).
+UPLOAD_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 
 def _iso_date_text(value: object) -> object:
@@ -137,8 +183,8 @@ class _TrackFields(_Request):
     duration_ms: int | None = Field(default=None, ge=1, le=24 * 3600 * 1000, strict=True)
     isrc: CheckedIsrc | None = None
     explicit: StrictBool = False
-    bpm: Decimal | None = Field(default=None, gt=0, le=999, decimal_places=2)
-    musical_key: Annotated[PlainText, Field(min_length=1, max_length=32)] | None = None
+    bpm: Bpm | None = None
+    musical_key: Annotated[NonBlankText, Field(min_length=1, max_length=32)] | None = None
     production_notes: LongText | None = None
 
 
@@ -170,7 +216,7 @@ class TrackOrderRequest(_Request):
 
 class _CollaboratorFields(_Request):
     isrc_party_id: ShortText | None = None
-    split: Decimal | None = Field(default=None, ge=0, le=100, decimal_places=2)
+    split: SplitPercent | None = None
     creator_id: ShortText | None = None
 
 
@@ -192,7 +238,12 @@ class UpdateCollaboratorRequest(_CollaboratorFields):
 class CreateUploadRequest(_Request):
     """``POST /releases/{id}/artwork/uploads``: declared ``content_type``, ``content_length`` bytes, ``filename``."""
 
-    content_type: PlainText = Field(min_length=1, max_length=100)
+    content_type: PlainText = Field(
+        min_length=1,
+        max_length=100,
+        json_schema_extra={"enum": list(UPLOAD_CONTENT_TYPES)},
+        description="The file's type; media-type parameters (`; charset=…`) and case are ignored.",
+    )
     content_length: int = Field(strict=True)
     filename: PlainText | None = Field(default=None, max_length=255)
 

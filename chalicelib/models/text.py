@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 #: The error type pydantic reports for a refused character.
@@ -64,7 +64,25 @@ def check_multiline(value: Any) -> Any:
     return _check(value, multiline=True)
 
 
+# The same rules as JSON Schema patterns (ECMA-262 and Python ``re`` read ``\uXXXX`` alike), for the OpenAPI document
+# only: validation stays with the checks above, which answer ``invalid_characters`` and name the code points.
+_SINGLE_LINE_CLASS = r"\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
+_MULTILINE_CLASS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
+#: What single-line text may hold.
+SINGLE_LINE_PATTERN = f"^[^{_SINGLE_LINE_CLASS}]*$"
+#: Single-line text with at least one character other than white space (the models strip surrounding white space
+#: before checking a minimum length of 1).
+NON_BLANK_SINGLE_LINE_PATTERN = f"^[^{_SINGLE_LINE_CLASS}]*[^\\s{_SINGLE_LINE_CLASS}][^{_SINGLE_LINE_CLASS}]*$"
+#: What multi-line text may hold.
+MULTILINE_PATTERN = f"^[^{_MULTILINE_CLASS}]*$"
+
 #: A single-line string: no control character at all, no bidirectional override or isolate.
-PlainText = Annotated[str, BeforeValidator(check_single_line)]
+PlainText = Annotated[
+    str, BeforeValidator(check_single_line), Field(json_schema_extra={"pattern": SINGLE_LINE_PATTERN})
+]
+#: ``PlainText`` of at least one character besides white space (give the length limits with another ``Field``).
+NonBlankText = Annotated[PlainText, Field(json_schema_extra={"pattern": NON_BLANK_SINGLE_LINE_PATTERN})]
 #: A string that may hold tabs and newlines (LF, CR) but no other control character, no bidi override or isolate.
-MultilineText = Annotated[str, BeforeValidator(check_multiline)]
+MultilineText = Annotated[
+    str, BeforeValidator(check_multiline), Field(json_schema_extra={"pattern": MULTILINE_PATTERN})
+]

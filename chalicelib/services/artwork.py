@@ -14,6 +14,7 @@ from chalicelib.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from chalicelib.models.api import UPLOAD_CONTENT_TYPES
 from chalicelib.models.catalogue import Release
 from chalicelib.models.domain import Asset, Identity, StoredImage, UploadTicket
 from chalicelib.models.views import ArtworkView, ImageView
@@ -26,7 +27,7 @@ from chalicelib.store.dynamo import utcnow
 from chalicelib.store.objects import ObjectStore
 
 #: Declared types a browser may upload; the worker sniffs the real format from the bytes anyway.
-ALLOWED_UPLOAD_TYPES = ("image/jpeg", "image/png", "image/webp")
+ALLOWED_UPLOAD_TYPES = UPLOAD_CONTENT_TYPES
 COVER_ROLE = "cover"
 
 

@@ -9,7 +9,13 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.models import api
-from chalicelib.models.text import INVALID_CHARACTERS, refused_characters
+from chalicelib.models.text import (
+    INVALID_CHARACTERS,
+    MULTILINE_PATTERN,
+    NON_BLANK_SINGLE_LINE_PATTERN,
+    SINGLE_LINE_PATTERN,
+    refused_characters,
+)
 
 REQUEST_MODELS = [
     model
@@ -26,10 +32,15 @@ def _is_text(schema: dict[str, Any]) -> bool:
         return False
     return any(
         option.get("type") == "string"
-        and not {"pattern", "enum", "const"} & set(option)
+        and not {"enum", "const"} & set(option)
+        and option.get("pattern") in (None, *TEXT_PATTERNS)
         and option.get("format") in (None, "uri")
         for option in options
     ) or any(_is_text(option["items"]) for option in options if option.get("type") == "array")
+
+
+#: The document patterns of the text types: a string with one of them (or none) is free text.
+TEXT_PATTERNS = (SINGLE_LINE_PATTERN, NON_BLANK_SINGLE_LINE_PATTERN, MULTILINE_PATTERN)
 
 
 def _text_fields() -> list[tuple[type[BaseModel], str, bool]]:
