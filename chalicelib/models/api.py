@@ -127,6 +127,21 @@ class CreateReleaseRequest(_ReleaseFields):
     """``POST /releases``: ``title`` and ``display_artist`` (1..200 characters; ``artist`` is accepted as an alias)
     plus any optional release field. ``upc`` must be a valid UPC-A / EAN-13; ``release_type`` unset means inferred."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Vespertine",
+                    "display_artist": "Björk",
+                    "release_type": "album",
+                    "genre": "Electronic",
+                    "upc": "036000241457",
+                    "scheduled_release_date": "2027-03-01",
+                }
+            ]
+        }
+    )
+
     title: Title
     display_artist: Title = Field(validation_alias=AliasChoices("display_artist", "artist"))
 
@@ -134,6 +149,10 @@ class CreateReleaseRequest(_ReleaseFields):
 class UpdateReleaseRequest(_ReleaseFields):
     """``PATCH /releases/{id}``: any subset of the release fields; ``null`` clears an optional one. Fields set by the
     lifecycle (``production_status``, ``lock_status``, dates, locks, sync state) are read-only."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"label": "One Little Independent", "p_line": "℗ 2001 One Little Independent"}]}
+    )
 
     # Optional in a PATCH but never null: an absent field keeps its unvalidated default, an explicit null fails.
     title: Title = None  # type: ignore[assignment]
@@ -144,6 +163,8 @@ class UpdateReleaseRequest(_ReleaseFields):
 class TransitionRequest(_Request):
     """``POST /releases/{id}/transition``: the target ``to`` status, an optional ``reason`` for the history, and
     the ``date`` to schedule on when ``to`` is ``scheduled``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"to": "recording", "reason": "Sessions booked"}]})
 
     to: ProductionStatus
     reason: Reason | None = None
@@ -161,6 +182,10 @@ class ScheduleRequest(_Request):
     """``POST /releases/{id}/schedule``: the release ``date`` (a future calendar date; defaults to the stored
     ``scheduled_release_date``) and an optional ``reason``."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"date": "2027-03-01", "reason": "Release date agreed with the distributor"}]}
+    )
+
     date: CalendarDate | None = None
     reason: Reason | None = None
 
@@ -168,12 +193,18 @@ class ScheduleRequest(_Request):
 class ReasonRequest(_Request):
     """``POST /releases/{id}/release-now`` and ``/lock``: an optional ``reason`` for the history."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Masters approved"}]})
+
     reason: Reason | None = None
 
 
 class UnlockRequest(_Request):
     """``POST /releases/{id}/unlock``: why an administrator unlocks the release (required, 1..500 characters) and the
     lock status ``to`` lower it to: ``unlocked`` (default) or ``partial_lock``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Correcting the ISRC of track 3", "to": "partial_lock"}]}
+    )
 
     reason: Reason
     to: Literal["partial_lock", "unlocked"] = "unlocked"
@@ -194,6 +225,12 @@ class CreateTrackRequest(_TrackFields):
     ``explicit``, ``bpm``, ``musical_key``, ``production_notes`` (the one track field that may hold tabs and
     newlines)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"title": "Hidden Place", "duration_ms": 328000, "isrc": "US-RC1-76-07839", "bpm": 92}]
+        }
+    )
+
     title: Title
     track_number: int | None = Field(default=None, ge=1, le=999, strict=True)
     disc_number: int = Field(default=1, ge=1, le=99, strict=True)
@@ -201,6 +238,8 @@ class CreateTrackRequest(_TrackFields):
 
 class UpdateTrackRequest(_TrackFields):
     """``PATCH /releases/{id}/tracks/{track_id}``: any subset of the track fields; ``null`` clears an optional one."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"duration_ms": 329000, "musical_key": "F# minor"}]})
 
     title: Title = None  # type: ignore[assignment]
     track_number: int = Field(default=None, ge=1, le=999, strict=True)  # type: ignore[assignment]
@@ -210,6 +249,12 @@ class UpdateTrackRequest(_TrackFields):
 
 class TrackOrderRequest(_Request):
     """``PUT /releases/{id}/tracks/order``: every track id of the release once, in the new running order."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"track_ids": ["9f1c4e2ab7d34c0f8e6a5b3c2d1e0f9a", "0a1b2c3d4e5f40718293a4b5c6d7e8f9"]}]
+        }
+    )
 
     track_ids: list[PlainText] = Field(min_length=1, max_length=99)
 
@@ -224,6 +269,8 @@ class CreateCollaboratorRequest(_CollaboratorFields):
     """``POST /releases/{id}/collaborators``: ``role``, ``name``; optional ``isrc_party_id``, royalty ``split`` in
     percent (0..100, at most two decimals) and ``creator_id`` (another creator's profile)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"role": "producer", "name": "Matmos", "split": 25}]})
+
     role: CollaboratorRole
     name: ShortText
 
@@ -231,12 +278,20 @@ class CreateCollaboratorRequest(_CollaboratorFields):
 class UpdateCollaboratorRequest(_CollaboratorFields):
     """``PATCH /releases/{id}/collaborators/{collaborator_id}``: any subset of the collaborator fields."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"split": 30}]})
+
     role: CollaboratorRole = None  # type: ignore[assignment]
     name: ShortText = None  # type: ignore[assignment]
 
 
 class CreateUploadRequest(_Request):
     """``POST /releases/{id}/artwork/uploads``: declared ``content_type``, ``content_length`` bytes, ``filename``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"content_type": "image/png", "content_length": 2400000, "filename": "cover.png"}]
+        }
+    )
 
     content_type: PlainText = Field(
         min_length=1,
@@ -255,5 +310,7 @@ class CreateUploadRequest(_Request):
 
 class CreateShareLinkRequest(_Request):
     """``POST /releases/{id}/share-links``: optional ``expires_in`` seconds."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"expires_in": 604800}]})
 
     expires_in: int | None = Field(default=None, strict=True)

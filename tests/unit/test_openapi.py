@@ -208,3 +208,13 @@ def test_the_readme_error_table_is_the_catalogue() -> None:
     # Then every catalogued code is in the row of its status
     for code, (status, _meaning) in ERROR_CODES.items():
         assert code in rows.get(status, set()), f"{code} ({status}) is missing from the README's error table"
+
+
+def test_every_request_body_has_an_example_its_model_accepts(document: dict[str, Any]) -> None:
+    # Given every request model an operation takes, Then its documented examples exist and validate as that model
+    models = {op.body for op in OPERATIONS.values() if op.body is not None}
+    for model in models:
+        examples = document["components"]["schemas"][model.__name__].get("examples")
+        assert examples, f"{model.__name__} has no example"
+        for example in examples:
+            model.model_validate(example)
