@@ -271,9 +271,9 @@ def _operation(op: Operation, refs: dict[tuple[type[BaseModel], str], str]) -> d
     if params:
         spec["parameters"] = params
     if op.body is not None:
-        body_schema = op.body.model_json_schema(mode="validation")
         spec["requestBody"] = {
-            "required": bool(body_schema.get("required")),
+            # A body whose every field is optional may be left out ({} is assumed).
+            "required": any(field.is_required() for field in op.body.model_fields.values()),
             "content": {"application/json": {"schema": {"$ref": refs[(op.body, "validation")]}}},
         }
     responses: dict[str, Any] = {}

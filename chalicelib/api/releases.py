@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from chalice.app import Blueprint
@@ -170,16 +171,7 @@ def transition_release(release_id: str, body: TransitionRequest) -> Reply:
     To ``to`` (draft → recording → mixed → mastered → scheduled → released → locked, or back where allowed);
     ``invalid_transition`` lists the targets allowed now.
     """
-    request = bp.current_request
-    detail = get_release_service().lifecycle.transition(
-        identity_of(request),
-        release_id,
-        body.to,
-        reason=body.reason,
-        scheduled_date=body.date,
-        if_match=if_match(request),
-    )
-    return _release(detail)
+    return _transition(release_id, body.to, body.reason, scheduled_date=body.date)
 
 
 @operation(
@@ -198,16 +190,7 @@ def schedule_release(release_id: str, body: ScheduleRequest) -> Reply:
     mastered → scheduled on ``date`` (after today, UTC; default the stored ``scheduled_release_date``); sets the
     partial lock.
     """
-    request = bp.current_request
-    detail = get_release_service().lifecycle.transition(
-        identity_of(request),
-        release_id,
-        "scheduled",
-        reason=body.reason,
-        scheduled_date=body.date,
-        if_match=if_match(request),
-    )
-    return _release(detail)
+    return _transition(release_id, "scheduled", body.reason, scheduled_date=body.date)
 
 
 @operation(
@@ -225,7 +208,7 @@ def release_now(release_id: str, body: ReasonRequest) -> Reply:
 
     scheduled | mastered → released today; sets the partial lock and requests a DSP sync.
     """
-    return _named_transition(release_id, "released", body)
+    return _transition(release_id, "released", body.reason)
 
 
 @operation(
@@ -243,13 +226,21 @@ def lock_release(release_id: str, body: ReasonRequest) -> Reply:
 
     released → locked (needs the partial lock): nothing of the release may change afterwards.
     """
-    return _named_transition(release_id, "locked", body)
+    return _transition(release_id, "locked", body.reason)
 
 
-def _named_transition(release_id: str, target: ProductionStatus, body: ReasonRequest) -> Reply:
+def _transition(
+    release_id: str, target: ProductionStatus, reason: str | None, *, scheduled_date: date | None = None
+) -> Reply:
+    """The release after the lifecycle moved it to ``target`` (the caller's ``If-Match`` applies)."""
     request = bp.current_request
     detail = get_release_service().lifecycle.transition(
-        identity_of(request), release_id, target, reason=body.reason, if_match=if_match(request)
+        identity_of(request),
+        release_id,
+        target,
+        reason=reason,
+        scheduled_date=scheduled_date,
+        if_match=if_match(request),
     )
     return _release(detail)
 
