@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The imaging package owns these limits (specs.py holds no Pillow import); settings only let an operator change them.
 from chalicelib.imaging.specs import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SOURCE_PX, DEFAULT_ORIGINAL_MAX_PX
@@ -82,6 +82,55 @@ class Settings(BaseSettings):
     # HMAC-SHA256 key of pagination cursors (store/cursors.py); required outside local, derived from the JWT secret
     # in the local stage when unset.
     cursor_secret: SecretStr | None = None
+
+    # -- DSP sync (chalicelib/providers/, services/dsp_sync.py) --------------------------------------------------------
+    # The services synced, in merge priority: the first one found is the reference the others must agree with.
+    # SLEEVE_DSP_PROVIDERS is comma-separated: "spotify,apple_music,musicbrainz"; an empty value syncs with none.
+    dsp_providers: Annotated[list[Literal["spotify", "apple_music", "musicbrainz"]], NoDecode] = [
+        "spotify",
+        "apple_music",
+        "musicbrainz",
+    ]
+    spotify_api_url: str = "https://api.spotify.com/v1"
+    # The client-credentials token is POSTed to {spotify_accounts_url}/api/token.
+    spotify_accounts_url: str = "https://accounts.spotify.com"
+    spotify_client_id: str | None = None
+    spotify_client_secret: SecretStr | None = None
+    apple_music_api_url: str = "https://api.music.apple.com/v1"
+    apple_music_storefront: str = "us"
+    apple_music_team_id: str | None = None
+    apple_music_key_id: str | None = None
+    # The MusicKit private key (PEM, ES256) that signs the developer token.
+    apple_music_private_key: SecretStr | None = None
+    musicbrainz_api_url: str = "https://musicbrainz.org/ws/2"
+    # MusicBrainz asks every client to identify itself as "Application/version ( contact )" and blocks anonymous
+    # ones; operators set their own contact (https://musicbrainz.org/doc/MusicBrainz_API/Rate_Limiting).
+    musicbrainz_user_agent: str = "Sleeve/0.9 ( https://github.com/sleeve-music/sleeve )"
+    # At most one request per this many seconds per process (MusicBrainz's documented limit: 1 per second).
+    musicbrainz_min_interval_s: float = Field(default=1.0, ge=0)
+    # Per-request timeouts (s), retries of 5xx/timeouts/connection errors, and the longest Retry-After honoured (s).
+    provider_connect_timeout_s: float = Field(default=3.0, gt=0)
+    provider_read_timeout_s: float = Field(default=10.0, gt=0)
+    provider_max_retries: int = Field(default=3, ge=0, le=10)
+    provider_backoff_base_s: float = Field(default=0.5, ge=0)
+    provider_retry_after_cap_s: float = Field(default=30.0, ge=0)
+    # A synced (or locked) release is synced again this long after its last sync (default weekly).
+    dsp_resync_interval_s: int = Field(default=7 * 24 * 3600, gt=0)
+    # A release whose sync failed is due again after this long.
+    dsp_retry_interval_s: int = Field(default=6 * 3600, gt=0)
+    # Releases read per gsi3 page by the sync schedule, and the most it enqueues per run.
+    dsp_schedule_page_size: int = Field(default=100, ge=1, le=1000)
+    dsp_schedule_max_per_run: int = Field(default=1000, ge=1)
+
+    @field_validator("dsp_providers", mode="before")
+    @classmethod
+    def _split_providers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            names = [name.strip() for name in value.split(",") if name.strip()]
+            if len(set(names)) != len(names):
+                raise ValueError("SLEEVE_DSP_PROVIDERS names a service twice")
+            return names
+        return value
 
     @model_validator(mode="after")
     def _check_identity(self) -> Settings:
