@@ -12,7 +12,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.models.catalogue import LockStatus, ProductionStatus
 from chalicelib.providers.base import DspService
 
 type SyncState = Literal["never", "queued", "running", "synced", "conflicts", "failed"]
@@ -141,15 +140,3 @@ class ConflictList(BaseModel):
 
     items: list[DspConflict]
     open: int
-
-
-class ResolveOutcome(BaseModel):
-    """``POST /releases/{id}/conflicts/{conflict_id}/resolve``: the decided conflict, how many remain ``open``, and
-    whether this decision was the last one, so every decision was ``applied`` (with the lock where due)."""
-
-    conflict: DspConflict
-    open: int
-    applied: bool
-    production_status: ProductionStatus
-    lock_status: LockStatus
-    locked_by_sync: bool

@@ -20,6 +20,7 @@ from chalicelib.models.catalogue import (
     Track,
 )
 from chalicelib.models.domain import AssetError, AssetStatus, DownloadFormat, ShareLink, SizeName
+from chalicelib.models.sync import DspConflict
 
 
 class Health(BaseModel):
@@ -217,3 +218,15 @@ class OpenApiDocument(BaseModel):
     info: dict[str, object]
     paths: dict[str, object]
     components: dict[str, object]
+
+
+class ResolveOutcome(BaseModel):
+    """``POST /releases/{id}/conflicts/{conflict_id}/resolve``: the decided conflict, how many remain ``open``, and
+    whether this decision was the last one, so every decision was ``applied`` (with the lock where due)."""
+
+    conflict: DspConflict
+    open: int
+    applied: bool
+    production_status: ProductionStatus
+    lock_status: LockStatus
+    locked_by_sync: bool
