@@ -18,6 +18,9 @@ from chalicelib.imaging.specs import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SOURCE_PX, 
 
 Stage = Literal["local", "dev", "prod"]
 APP_NAME = "sleeve"
+#: Minutes between two runs of the DSP-sync schedule (EventBridge ``rate()`` takes whole minutes; at most a day).
+ScheduleMinutes = Annotated[int, Field(ge=1, le=24 * 60)]
+DEFAULT_DSP_SYNC_SCHEDULE_MINUTES = 60
 
 
 def stage_resource_name(stage: str, suffix: str = "") -> str:
@@ -121,6 +124,10 @@ class Settings(BaseSettings):
     # Releases read per gsi3 page by the sync schedule, and the most it enqueues per run.
     dsp_schedule_page_size: int = Field(default=100, ge=1, le=1000)
     dsp_schedule_max_per_run: int = Field(default=1000, ge=1)
+    # Minutes between runs of the sync schedule (workers/dsp_sync.py). Chalice needs the rate when the handler is
+    # decorated, so chalicelib/workers/queues.py reads SLEEVE_DSP_SYNC_SCHEDULE_MINUTES at import with this same type;
+    # the local stage sets 1 so the embedded stack picks due releases up within a minute.
+    dsp_sync_schedule_minutes: ScheduleMinutes = DEFAULT_DSP_SYNC_SCHEDULE_MINUTES
 
     @field_validator("dsp_providers", mode="before")
     @classmethod

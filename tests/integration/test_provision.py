@@ -171,7 +171,8 @@ def test_queues_have_redrive_and_the_bucket_policy(session: boto3.Session, provi
         "deadLetterTargetArn": SYNC_DLQ_ARN,
         "maxReceiveCount": 5,
     }
-    assert sync["Attributes"]["VisibilityTimeout"] == "360"
+    # Six times the sync worker's 120 s timeout (tests/integration/test_infra.py)
+    assert sync["Attributes"]["VisibilityTimeout"] == "720"
     assert sync["Attributes"]["MessageRetentionPeriod"] == "1209600"
     assert sync_dlq["Attributes"]["MessageRetentionPeriod"] == "1209600"
     # Only the ingest queue takes S3 notifications
