@@ -220,11 +220,16 @@ class AppleMusicClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, *, transport: httpx.BaseTransport | None = None, clock: Callable[[], float] = time.time
+        cls,
+        settings: Any,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> Self:
         """A client for ``settings`` (``apple_music_api_url``, ``apple_music_storefront``, ``apple_music_team_id``,
         ``apple_music_key_id``, ``apple_music_private_key`` and the ``provider_*`` timeouts/retries); ``transport``
-        replaces the network in tests. Never raises for missing credentials."""
+        replaces the network in tests, ``sleep`` the retries' waits. Never raises for missing credentials."""
         key = settings.apple_music_private_key
         if key is not None and not key.get_secret_value().strip():
             key = None
@@ -237,6 +242,7 @@ class AppleMusicClient:
                 HttpPolicy.from_settings(settings),
                 headers={"Accept": "application/json"},
                 transport=transport,
+                sleep=sleep,
                 error_message=error_message,
             )
             if configured

@@ -223,11 +223,16 @@ class SpotifyClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, *, transport: httpx.BaseTransport | None = None, clock: Callable[[], float] = time.time
+        cls,
+        settings: Any,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> Self:
         """A client for ``settings`` (``spotify_api_url``, ``spotify_accounts_url``, ``spotify_client_id``,
         ``spotify_client_secret`` and the ``provider_*`` timeouts/retries); ``transport`` replaces the network in
-        tests (``httpx.MockTransport``). Never raises for missing credentials."""
+        tests (``httpx.MockTransport``), ``sleep`` the retries' waits. Never raises for missing credentials."""
         client_id = settings.spotify_client_id or None
         secret = settings.spotify_client_secret
         if secret is not None and not secret.get_secret_value():
@@ -236,9 +241,16 @@ class SpotifyClient:
             return cls(client_id=None, client_secret=None, api=None, accounts=None,
                        api_url=settings.spotify_api_url, clock=clock)  # fmt: skip
         policy = HttpPolicy.from_settings(settings)
-        api = ProviderHttp(SERVICE, settings.spotify_api_url, policy, transport=transport, error_message=error_message)
+        api = ProviderHttp(
+            SERVICE, settings.spotify_api_url, policy, transport=transport, sleep=sleep, error_message=error_message
+        )
         accounts = ProviderHttp(
-            SERVICE, settings.spotify_accounts_url, policy, transport=transport, error_message=error_message
+            SERVICE,
+            settings.spotify_accounts_url,
+            policy,
+            transport=transport,
+            sleep=sleep,
+            error_message=error_message,
         )
         return cls(client_id=client_id, client_secret=secret, api=api, accounts=accounts,
                    api_url=settings.spotify_api_url, clock=clock)  # fmt: skip
@@ -293,8 +305,9 @@ class SpotifyClient:
         """GET ``url`` with the bearer token; a 401 (an expired or revoked token) fetches a new token once."""
         assert self._api is not None
         for attempt in (1, 2):
+            headers = {"Authorization": self._bearer()}  # outside the try: a refused token request is not retried
             try:
-                response = self._api.request("GET", url, params=params, headers={"Authorization": self._bearer()})
+                response = self._api.request("GET", url, params=params, headers=headers)
             except ProviderUnauthorisedError as exc:
                 if attempt == 1 and _status(exc) == 401:
                     self._token = None
