@@ -303,6 +303,11 @@ class FakeDsp:
         with self._lock:
             self.faults.append(fault)
 
+    def recorded(self) -> list[RecordedRequest]:
+        """A copy of the requests handled so far, in order."""
+        with self._lock:
+            return list(self.requests)
+
     def clear_requests(self) -> None:
         """Forget the requests handled so far."""
         with self._lock:
