@@ -47,6 +47,8 @@ SERVICE: DspService = "apple_music"
 TOKEN_LIFETIME_S = 3600
 #: A token is signed anew when fewer than this many seconds of its life remain.
 TOKEN_RENEW_MARGIN_S = 300
+#: The most ``next`` pages of an album's tracks followed (300 songs each), so that a looping link cannot hang a sync.
+MAX_TRACK_PAGES = 20
 #: ISRCs asked in one ``filter[isrc]`` request (the parameter takes a comma-separated list).
 ISRCS_PER_REQUEST = 25
 
@@ -369,13 +371,15 @@ class AppleMusicClient:
         """The album's tracks: the relationship's songs, then its ``next`` pages only when there are any."""
         songs = list(album.relationships.tracks.data)
         next_url = album.relationships.tracks.next
-        while next_url:
+        for _ in range(MAX_TRACK_PAGES):
+            if not next_url:
+                return songs
             page = parse_payload(
                 AppleTracksRelationship, self._get(self._next(next_url), "a tracks page"), "a tracks page"
             )
             songs.extend(page.data)
             next_url = page.next if page.data else None
-        return songs
+        raise ProviderBadResponseError(SERVICE, f"Apple Music's track list runs past {MAX_TRACK_PAGES} pages")
 
     def _next(self, link: str) -> str:
         """A ``next`` link (``/v1/catalog/…``, relative to the API's host) as a URL under the configured API root,

@@ -376,10 +376,10 @@ class SpotifyClient:
 
     def _album_tracks(self, album: SpotifyAlbum) -> list[SpotifySimplifiedTrack]:
         """Every simplified track: the album's first page, then ``next`` pages only when there are any (a 50-track
-        album needs no ``GET /albums/{id}/tracks`` at all)."""
+        album needs no ``GET /albums/{id}/tracks`` at all), until the paging object's ``total`` is reached."""
         tracks = list(album.tracks.items)
         next_url = album.tracks.next
-        while next_url:
+        while next_url and len(tracks) < album.tracks.total:
             if not next_url.startswith(self._api_url + "/"):
                 raise ProviderBadResponseError(SERVICE, "Spotify's next page link points outside the API")
             page = parse_payload(SpotifyTrackPage, self._get(next_url, "an album tracks page"), "an album tracks page")

@@ -477,3 +477,16 @@ def test_the_fake_verifies_the_developer_token(which: str) -> None:
     assert response.status_code == 401
     (error,) = response.json()["errors"]
     assert (error["status"], error["code"]) == ("401", "40100")
+
+
+def test_a_looping_next_link_is_a_bad_response_not_a_hang() -> None:
+    # Given a tracks page whose next points back at itself
+    apple = Apple()
+    page = {**fixture("apple_music_album_tracks"), "next": f"/v1/catalog/us/albums/{ALBUM_ID}/tracks?offset=2"}
+    for _ in range(25):
+        apple.answer_once(f"/v1/catalog/us/albums/{ALBUM_ID}/tracks", lambda r: httpx.Response(200, json=page))
+
+    # When / Then: refused after the page cap
+    with pytest.raises(ProviderBadResponseError, match="pages"):
+        client_for(apple).find_release(upc=UPC, isrcs=[])
+    assert len(apple.calls) == 1 + 20

@@ -572,3 +572,18 @@ def test_the_fake_premium_required_fault() -> None:
     # When / Then
     with pytest.raises(ProviderUnauthorisedError, match="Active premium subscription required"):
         client.find_release(upc=UPC, isrcs=[])
+
+
+def test_a_looping_next_link_stops_at_the_paging_total() -> None:
+    # Given a tracks page whose next points back at itself
+    spotify = Spotify()
+    page2 = fixture("spotify_album_tracks")
+    page2["next"] = page2["href"]
+    spotify.answer_once(f"/v1/albums/{ALBUM_ID}/tracks", lambda r: httpx.Response(200, json=page2))
+
+    # When the album is looked up
+    release = client_for(spotify).find_release(upc=UPC, isrcs=[])
+
+    # Then the client stops once it holds the paging object's total
+    assert len(release.tracks) == 3
+    assert spotify.paths().count(f"GET /v1/albums/{ALBUM_ID}/tracks") == 1
