@@ -12,6 +12,7 @@ from chalicelib.config import get_settings, reset_settings
 
 if TYPE_CHECKING:
     from chalicelib.auth import TokenVerifier
+    from chalicelib.providers.base import DspProvider
     from chalicelib.services.artwork import ArtworkService
     from chalicelib.services.cleanup import CleanupService
     from chalicelib.services.ingest import IngestService
@@ -143,6 +144,32 @@ def get_token_verifier() -> TokenVerifier:
 
 
 @lru_cache(maxsize=1)
+def get_dsp_providers() -> list[DspProvider]:
+    """One DSP client per service named in ``settings.dsp_providers``, in that order (the merge priority).
+
+    Clients without credentials are built too: they answer ``not_configured_reason()`` and the sync reports them
+    ``skipped``. Built once per process (and cleared by ``reset_container``), so a warm worker reuses their
+    connections, cached tokens and MusicBrainz's process-wide rate limiter. Imports httpx: workers only.
+    """
+    settings = get_settings()
+    providers: list[DspProvider] = []
+    for name in settings.dsp_providers:
+        if name == "spotify":
+            from chalicelib.providers.spotify import SpotifyClient
+
+            providers.append(SpotifyClient.from_settings(settings))
+        elif name == "apple_music":
+            from chalicelib.providers.apple_music import AppleMusicClient
+
+            providers.append(AppleMusicClient.from_settings(settings))
+        else:
+            from chalicelib.providers.musicbrainz import MusicBrainzClient
+
+            providers.append(MusicBrainzClient.from_settings(settings))
+    return providers
+
+
+@lru_cache(maxsize=1)
 def get_release_service() -> ReleaseService:
     """The release service (with its lifecycle, track and collaborator services)."""
     from chalicelib.services.releases import ReleaseService
@@ -219,6 +246,7 @@ _FACTORIES = (
     get_attachment_repository,
     get_share_link_repository,
     get_token_verifier,
+    get_dsp_providers,
     get_release_service,
     get_artwork_service,
     get_ingest_service,

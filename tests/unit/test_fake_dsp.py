@@ -362,3 +362,52 @@ def test_the_command_line_serves_and_writes_the_export_lines(
     assert re.search(r"^export SLEEVE_MUSICBRAINZ_API_URL=http://127\.0\.0\.1:\d+/musicbrainz/ws/2$", written, re.M)
     assert "export SLEEVE_APPLE_MUSIC_PRIVATE_KEY='-----BEGIN PRIVATE KEY-----\n" in written
     assert env_file.stat().st_mode & 0o077 == 0
+
+
+# -- the container -----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_container() -> Any:
+    from chalicelib.container import reset_container
+
+    reset_container()
+    yield
+    reset_container()
+
+
+def test_the_container_builds_one_client_per_configured_service_in_order(
+    served: FakeDspServer, monkeypatch: pytest.MonkeyPatch, fresh_container: None
+) -> None:
+    from chalicelib.container import get_dsp_providers
+
+    # Given Sleeve pointed at the served fake, MusicBrainz first, and Spotify's credentials left out
+    served.fake.set_catalogue(sample())
+    for name, value in served.fake.settings_env(served.url).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SLEEVE_SPOTIFY_CLIENT_SECRET")
+    monkeypatch.setenv("SLEEVE_DSP_PROVIDERS", "musicbrainz,spotify,apple_music")
+    monkeypatch.setenv("SLEEVE_BUCKET_NAME", "b")
+    monkeypatch.setenv("SLEEVE_JWT_SECRET", "s")
+
+    # When the providers are built
+    providers = get_dsp_providers()
+
+    # Then there is one per name, in the configured order; Spotify says why it is skipped; the same list is reused
+    assert [provider.service for provider in providers] == ["musicbrainz", "spotify", "apple_music"]
+    assert [provider.not_configured_reason() for provider in providers] == [None, "not_configured", None]
+    assert get_dsp_providers() is providers
+    # And the MusicBrainz client reaches the fake over loopback
+    assert providers[0].find_release(upc=HARBOUR, isrcs=[]).title == "Harbour Lights"
+
+
+def test_an_empty_provider_list_builds_no_client(monkeypatch: pytest.MonkeyPatch, fresh_container: None) -> None:
+    from chalicelib.container import get_dsp_providers
+
+    # Given no DSP configured
+    monkeypatch.setenv("SLEEVE_DSP_PROVIDERS", "")
+    monkeypatch.setenv("SLEEVE_BUCKET_NAME", "b")
+    monkeypatch.setenv("SLEEVE_JWT_SECRET", "s")
+
+    # Then no client is built
+    assert get_dsp_providers() == []
