@@ -97,6 +97,21 @@ def test_title_similarity_is_levenshtein_over_the_longer_length() -> None:
     assert title_similarity("abc", "xyz") == 0.0
 
 
+def test_titles_with_different_numbers_are_other_songs() -> None:
+    # Given part 12 and part 13 (one edit apart) / Then their edit similarity is halved; the same numbers are not
+    assert title_similarity("Part 12", "Part 13") == pytest.approx(6 / 7 * 0.5)
+    assert title_similarity("Symphony No. 5", "Symphony No 5 - Remastered 2011") == 1.0
+
+
+def test_numbered_parts_in_another_order_match_by_number() -> None:
+    # Given parts 1 and 2 in the other order on the DSP, their lengths 6 s apart
+    local = [local_track("t1", "Part 1", 1, 180_000), local_track("t2", "Part 2", 2, 186_000)]
+    dsp = [dsp_track("Part 2", 1, 186_000), dsp_track("Part 1", 2, 180_000)]
+    # When matched / Then each part to its own number, not to the part at its position
+    result = match_tracks(local, dsp)
+    assert [(m.track_id, m.dsp_index) for m in result.matches] == [("t1", 1), ("t2", 0)]
+
+
 # -- length and position ----------------------------------------------------------------------------------------------
 
 
