@@ -361,7 +361,12 @@ class SpotifyClient:
         raise ProviderNotFoundError(SERVICE, f"Spotify has no album with UPC {upc}")
 
     def _album_by_isrcs(self, isrcs: Sequence[str]) -> SpotifyAlbum:
-        wanted = [isrc for isrc in (compact_isrc(value, "(local)") for value in isrcs) if isrc]
+        wanted: list[str] = []
+        for value in isrcs:
+            try:
+                wanted.append(normalise_isrc(value))
+            except ValueError:  # the caller's malformed ISRC: nothing to search for
+                continue
         for isrc in wanted:
             found = parse_payload(SpotifyTrackSearch, self._search(f"isrc:{isrc}", "track"), "the track search")
             for track in found.tracks.items:
