@@ -175,9 +175,11 @@ class ProviderHttp:
     ) -> httpx.Response:
         """Send one request and return its 2xx response, retrying what may pass on a second try.
 
-        ``url`` is relative to the base URL (``"albums/1"`` or ``"/albums/1"``) or absolute (Spotify's ``next``
-        links). Retries 5xx, timeouts and connection errors with full-jitter backoff, and 429/503 after their
-        ``Retry-After`` (or the backoff when they give none), at most ``policy.max_retries`` times.
+        ``url`` is relative to the base URL (``"albums/1"`` or ``"/albums/1"``) or absolute on the base URL's host
+        (Spotify's ``next`` links; another host is refused with ``ProviderBadResponseError``, so the client's
+        credentials never travel there). Retries 5xx, timeouts and connection errors with full-jitter backoff, and
+        429/503 after their ``Retry-After`` (or the backoff when they give none), at most ``policy.max_retries``
+        times.
 
         Raises ``ProviderRateLimitedError`` (a ``Retry-After`` over ``retry_after_cap_s``, at once; or 429s, and 503s
         with ``Retry-After``, after the retries), ``ProviderUnavailableError`` (5xx, timeouts, connection errors after
@@ -186,6 +188,10 @@ class ProviderHttp:
         """
         target = self._client.build_request(method, self._relative(url), params=params, data=data, headers=headers)
         path = target.url.path
+        base = self._client.base_url
+        if (target.url.scheme, target.url.host, target.url.port) != (base.scheme, base.host, base.port):
+            # The client's headers (a bearer token) must not travel to another host a response pointed at.
+            raise ProviderBadResponseError(self.service, f"{self.service} pointed {method} at another host ({path})")
         retry = 0
         while True:
             self.limiter.acquire()

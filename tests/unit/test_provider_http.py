@@ -298,6 +298,19 @@ def test_relative_urls_join_the_base_path_and_absolute_ones_are_kept() -> None:
     assert all(request.headers["User-Agent"] == "Sleeve/test ( a@b.c )" for request in seen)
 
 
+def test_an_absolute_url_on_another_host_is_refused_before_any_request() -> None:
+    # Given a client whose headers carry a token, and a "next" link pointing elsewhere
+    http, seen, _ = make_http([ok()], headers={"Authorization": f"Bearer {SECRET}"})
+
+    # When it is followed
+    with pytest.raises(ProviderBadResponseError) as caught:
+        http.request("GET", "https://evil.example.test/v1/albums/1/tracks?offset=50")
+
+    # Then nothing was sent, and the error names no host's secret
+    assert seen == []
+    assert "another host" in caught.value.message
+
+
 def test_policy_from_settings_takes_the_provider_settings() -> None:
     # Given provider settings
     settings = Settings(
