@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -341,6 +342,21 @@ def test_the_control_endpoints_add_albums_and_faults_and_refuse_bad_bodies(serve
         assert {e["loc"][0] for e in bad.json()["error"]["details"]["errors"]} == {"service", "status"}
         assert http.get("/_fake/nothing").status_code == 404
         assert http.get("/_fake/env").json()["SLEEVE_MUSICBRAINZ_API_URL"] == f"{served.url}{MB}"
+
+
+def test_kept_alive_requests_do_not_stall_on_delayed_acks(served: FakeDspServer) -> None:
+    # Given one kept-alive connection to the server
+    with httpx.Client(base_url=served.url, timeout=5) as http:
+        http.get(f"{MB}/release", params={"query": "barcode:1"})
+
+        # When 25 more requests are sent on it
+        started = time.perf_counter()
+        for _ in range(25):
+            http.get(f"{MB}/release", params={"query": "barcode:1"})
+        elapsed = time.perf_counter() - started
+
+    # Then none waited for a delayed ACK (Nagle's algorithm on the server's two writes costs ~40 ms each: 1 s)
+    assert elapsed < 0.75, f"25 requests took {elapsed:.2f} s"
 
 
 def test_the_command_line_serves_and_writes_the_export_lines(

@@ -82,6 +82,9 @@ def _handler_for(owner: FakeDspServer) -> type[BaseHTTPRequestHandler]:
 
 class _FakeDspHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm on, a kept-alive connection then stalls ~40 ms
+    # per response on the client's delayed ACK.
+    disable_nagle_algorithm = True
     server_owner: FakeDspServer
 
     def do_GET(self) -> None:
