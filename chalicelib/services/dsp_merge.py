@@ -110,10 +110,12 @@ TRACK_FIELD_RULES: dict[str, Callable[[list[Any]], bool]] = {
 def merge_releases(releases: Sequence[DspRelease]) -> MergeResult:
     """Merge the releases of several services, given in priority order (the first is the reference).
 
-    The reference GTIN is the first one stated; a release stating another (``same_gtin``: leading zeros ignored) is
-    rejected (``gtin_mismatch``). Of the rest, the reference track counts per medium are the first release's with
-    tracks; a release with tracks and other counts is rejected (``track_count_mismatch``). A release with no GTIN or
-    no tracks is compatible with any, as in Harmony. ``[]`` → ``release`` None.
+    Releases are taken in priority order; each is checked against the references set by those merged before it:
+    the first stated GTIN (a release stating another, compared by ``same_gtin`` so leading zeros do not count, is
+    rejected ``gtin_mismatch``), then the first track counts per medium (another split is rejected
+    ``track_count_mismatch``, even with the same total). A release without a GTIN or without tracks is compatible
+    with any, as in Harmony, and a rejected release sets no reference. Harmony gives up when the primary provider
+    states no GTIN and two others differ; here the first stating one wins. ``[]`` → ``release`` None.
 
     Raises ``ValueError`` when a service appears twice.
     """
@@ -124,48 +126,18 @@ def merge_releases(releases: Sequence[DspRelease]) -> MergeResult:
         return MergeResult(release=None, rejected=[], disagreements=[])
 
     rejected: list[Rejection] = []
-    gtin_ref = next((release for release in releases if release.gtin), None)
-    kept: list[DspRelease] = []
-    for release in releases:
-        if gtin_ref and gtin_ref.gtin and release.gtin and not same_gtin(release.gtin, gtin_ref.gtin):
-            rejected.append(
-                Rejection(
-                    service=release.service,
-                    code="gtin_mismatch",
-                    message=f"{release.service} states GTIN {release.gtin}, {gtin_ref.service} states {gtin_ref.gtin}",
-                    details={
-                        "gtin": release.gtin,
-                        "reference_gtin": gtin_ref.gtin,
-                        "reference_service": gtin_ref.service,
-                    },
-                )
-            )
-        else:
-            kept.append(release)
-
-    tracks_ref = next((release for release in kept if release.tracks), None)
     merged: list[DspRelease] = []
-    for release in kept:
-        if tracks_ref and release.tracks and release.track_counts() != tracks_ref.track_counts():
-            rejected.append(
-                Rejection(
-                    service=release.service,
-                    code="track_count_mismatch",
-                    message=(
-                        f"{release.service} lists {_summary(release)} tracks per medium, "
-                        f"{tracks_ref.service} lists {_summary(tracks_ref)}"
-                    ),
-                    details={
-                        "track_counts": release.track_counts(),
-                        "reference_track_counts": tracks_ref.track_counts(),
-                        "reference_service": tracks_ref.service,
-                    },
-                )
-            )
-        else:
-            merged.append(release)
+    gtin_ref: DspRelease | None = None
+    tracks_ref: DspRelease | None = None
+    for release in releases:
+        rejection = _refusal(release, gtin_ref, tracks_ref)
+        if rejection:
+            rejected.append(rejection)
+            continue
+        merged.append(release)
+        gtin_ref = gtin_ref or (release if release.gtin else None)
+        tracks_ref = tracks_ref or (release if release.tracks else None)
 
-    rejected.sort(key=lambda rejection: services.index(rejection.service))
     disagreements: list[Disagreement] = []
     dates = {release.service: release.release_date for release in merged}
     stated_dates = {service: value for service, value in dates.items() if value is not None}
@@ -183,6 +155,33 @@ def merge_releases(releases: Sequence[DspRelease]) -> MergeResult:
         tracks=tracks,
     )
     return MergeResult(release=result, rejected=rejected, disagreements=disagreements)
+
+
+def _refusal(release: DspRelease, gtin_ref: DspRelease | None, tracks_ref: DspRelease | None) -> Rejection | None:
+    """Why ``release`` cannot be merged with the references set by the releases merged before it (Harmony's checks,
+    GTIN first, then the track counts per medium), or None."""
+    if gtin_ref and gtin_ref.gtin and release.gtin and not same_gtin(release.gtin, gtin_ref.gtin):
+        return Rejection(
+            service=release.service,
+            code="gtin_mismatch",
+            message=f"{release.service} states GTIN {release.gtin}, {gtin_ref.service} states {gtin_ref.gtin}",
+            details={"gtin": release.gtin, "reference_gtin": gtin_ref.gtin, "reference_service": gtin_ref.service},
+        )
+    if tracks_ref and release.tracks and release.track_counts() != tracks_ref.track_counts():
+        return Rejection(
+            service=release.service,
+            code="track_count_mismatch",
+            message=(
+                f"{release.service} lists {_summary(release)} tracks per medium, "
+                f"{tracks_ref.service} lists {_summary(tracks_ref)}"
+            ),
+            details={
+                "track_counts": release.track_counts(),
+                "reference_track_counts": tracks_ref.track_counts(),
+                "reference_service": tracks_ref.service,
+            },
+        )
+    return None
 
 
 def _summary(release: DspRelease) -> str:

@@ -101,6 +101,17 @@ def test_missing_gtin_is_compatible_and_the_next_stated_is_the_reference() -> No
     assert [(r.service, r.details["reference_service"]) for r in result.rejected] == [("musicbrainz", "apple_music")]
 
 
+def test_a_release_rejected_for_its_tracks_sets_no_reference_gtin() -> None:
+    # Given Spotify without a GTIN, Apple with one but a bonus track, MusicBrainz with another GTIN and Spotify's tracks
+    result = merge_releases(
+        [release("spotify", gtin=None), release("apple_music", counts=(4,)), release("musicbrainz", gtin="111")]
+    )
+    # Then Apple is rejected for its tracks and its GTIN is not held against MusicBrainz, which is merged
+    assert [(r.service, r.code) for r in result.rejected] == [("apple_music", "track_count_mismatch")]
+    assert result.release is not None and result.release.services == ["spotify", "musicbrainz"]
+    assert result.release.gtin == "111"
+
+
 def test_track_count_per_medium_mismatch_is_rejected() -> None:
     # Given the same total (4 tracks) split 2+2 on Apple and 3+1 on Spotify / When merged
     result = merge_releases([release("spotify", counts=(3, 1)), release("apple_music", counts=(2, 2))])
