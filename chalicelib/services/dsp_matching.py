@@ -216,29 +216,43 @@ def score_matrix(
     """
     dsp_titles = [normalise_title(track.title) for track in dsp]
     dsp_numbers = [_numbers(title) for title in dsp_titles]
-    places = [(track.disc_number, track.track_number) for track in dsp]
+    at_place: dict[tuple[int, int], list[int]] = {}
+    for index, other in enumerate(dsp):
+        at_place.setdefault((other.disc_number, other.track_number), []).append(index)
     lengths = [track.duration_ms for track in dsp]
     span = LENGTH_ZERO_MS - LENGTH_GRACE_MS
     w_title, w_length, w_position = weights.title, weights.length, weights.position
+    full, short = w_title + w_length + w_position, w_title + w_position
     scores: list[list[float]] = []
     for track in local:
         title = normalise_title(track.title)
-        numbers = _numbers(title)
-        titles = [0.0] * len(dsp)
+        sims = [0.0] * len(dsp)
         for _choice, similarity, index in process.extract(
             title, dsp_titles, scorer=Levenshtein.normalized_similarity, limit=None
         ):
-            titles[index] = similarity * _number_factor(numbers, dsp_numbers[index])
-        place, number, ms = (track.disc_number, track.track_number), track.track_number, track.duration_ms
-        row: list[float] = []
-        for index, (similarity, other_place, other_ms) in enumerate(zip(titles, places, lengths, strict=True)):
-            total = w_title * similarity + (w_position if other_place == place or number == index + 1 else 0.0)
-            if ms is None or other_ms is None:
-                row.append(total / (w_title + w_position))
-                continue
-            excess = abs(ms - other_ms) - LENGTH_GRACE_MS
-            length = 1.0 if excess <= 0 else max(0.0, 1.0 - excess / span)
-            row.append((total + w_length * length) / (w_title + w_position + w_length))
+            sims[index] = similarity
+        numbers = _numbers(title)
+        if numbers:
+            sims = [sim * _number_factor(numbers, other) for sim, other in zip(sims, dsp_numbers, strict=True)]
+        ms = track.duration_ms
+        if ms is None:
+            row = [w_title * sim / short for sim in sims]
+        else:
+            row = [
+                w_title * sim / short
+                if other_ms is None
+                else (
+                    w_title * sim
+                    + w_length
+                    * (1.0 if (excess := abs(ms - other_ms) - LENGTH_GRACE_MS) <= 0 else max(0.0, 1.0 - excess / span))
+                )
+                / full
+                for sim, other_ms in zip(sims, lengths, strict=True)
+            ]
+        # The position part is 1 for at most a few columns (``position_score``): the same place, or the index.
+        for index in {*at_place.get((track.disc_number, track.track_number), ()), track.track_number - 1}:
+            if 0 <= index < len(dsp):
+                row[index] += w_position / (full if ms is not None and lengths[index] is not None else short)
         scores.append(row)
     return scores
 

@@ -151,6 +151,36 @@ def test_position_score_tolerates_per_release_numbering() -> None:
     assert position_score(1, 3, 1, 4, 3) == 0.0
 
 
+def test_score_matrix_is_the_weighted_mean_of_the_parts() -> None:
+    # Given tracks with and without durations, numbers, accents, discs and positions on both sides
+    local = [
+        local_track("t1", "Part 2 (Live)", 1, 200_000),
+        local_track("t2", "Café", 2),
+        local_track("t3", "Intro", 12, 61_000),
+        local_track("t4", "Song ft. X", 2, 180_000, disc=2),
+    ]
+    dsp = [
+        dsp_track("Part 3", 1, 215_000),
+        dsp_track("Cafe - Mono", 2, 190_000),
+        dsp_track("Intro", 1, None, disc=2),
+        dsp_track("Outro", 2, 240_000, disc=2),
+    ]
+    # When scored as a matrix
+    scores = score_matrix(local, dsp)
+    # Then each cell is beets' weighted mean of the public parts (3 title, 2 length when known, 1 position)
+    for i, mine in enumerate(local):
+        for j, theirs in enumerate(dsp):
+            length = length_score(mine.duration_ms, theirs.duration_ms)
+            parts = [
+                (title_similarity(mine.title, theirs.title), 3.0),
+                (position_score(mine.disc_number, mine.track_number, theirs.disc_number, theirs.track_number, j), 1.0),
+            ]
+            if length is not None:
+                parts.append((length, 2.0))
+            expected = sum(v * w for v, w in parts) / sum(w for _, w in parts)
+            assert scores[i][j] == pytest.approx(expected), (i, j)
+
+
 # -- matching ---------------------------------------------------------------------------------------------------------
 
 
