@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from chalicelib.providers.base import DspProvider
     from chalicelib.services.artwork import ArtworkService
     from chalicelib.services.cleanup import CleanupService
+    from chalicelib.services.dsp_sync import DspSyncService
     from chalicelib.services.ingest import IngestService
     from chalicelib.services.releases import ReleaseService
     from chalicelib.services.share_links import ShareLinkService
@@ -234,6 +235,23 @@ def get_cleanup_service() -> CleanupService:
     )
 
 
+@lru_cache(maxsize=1)
+def get_dsp_sync_service() -> DspSyncService:
+    """The DSP sync (routes, worker, DLQ consumer, schedule). The provider clients are built on the worker's first
+    sync (``get_dsp_providers``), so the API's import path never loads httpx."""
+    from chalicelib.services.catalogue import Catalogue
+    from chalicelib.services.dsp_sync import DspSyncService
+    from chalicelib.store.sync_state import SyncStateRepository
+
+    return DspSyncService(
+        Catalogue(get_catalogue_repository()),
+        SyncStateRepository(),
+        get_sync_queue(),
+        get_dsp_providers,
+        get_settings(),
+    )
+
+
 _FACTORIES = (
     get_s3_client,
     get_sqs_client,
@@ -252,6 +270,7 @@ _FACTORIES = (
     get_ingest_service,
     get_share_link_service,
     get_cleanup_service,
+    get_dsp_sync_service,
 )
 
 

@@ -8,6 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_serializer
 
+from chalicelib.models.sync import DspConflict
+from chalicelib.providers.base import DspService
+
 type ProductionStatus = Literal["draft", "recording", "mixed", "mastered", "scheduled", "released", "locked"]
 type LockStatus = Literal["unlocked", "partial_lock", "locked"]
 type ReleaseType = Literal["single", "ep", "album"]
@@ -98,6 +101,8 @@ class Track(BaseModel):
     bpm: Decimal | None = None
     musical_key: str | None = None
     production_notes: str | None = None
+    #: The matched DSP tracks' ids, set by the DSP sync: Spotify track id, Apple Music song id, recording MBID.
+    dsp_ids: dict[DspService, str] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime
     version: int = 0
@@ -174,7 +179,10 @@ class Release(BaseModel):
     distribution_status: DistributionStatus | None = None
     last_dsp_sync_at: datetime | None = None
     dsp_sync_due_at: datetime | None = None
-    dsp_conflicts: list[dict[str, Any]] = Field(default_factory=list)
+    #: Differences between the local and the DSP data the artist decides on (set by the DSP sync and its resolve).
+    dsp_conflicts: list[DspConflict] = Field(default_factory=list)
+    #: The DSPs' ids of this release, set by the DSP sync: Spotify album id, Apple Music album id, release MBID.
+    dsp_ids: dict[DspService, str] = Field(default_factory=dict)
     artwork_url: str | None = None
     track_count: int = 0
     duration_ms: int = 0

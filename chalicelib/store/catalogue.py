@@ -52,6 +52,7 @@ from chalicelib.store.records import (
     ReleaseRecord,
     TrackRecord,
 )
+from chalicelib.store.sync_state import StoredSyncState, sync_state_record
 from chalicelib.store.transactions import MAX_TRANSACTION_ITEMS, Step, send_transaction
 
 __all__ = [
@@ -94,7 +95,10 @@ class CatalogueWrite:
     ``release`` is the release as it must be stored, carrying the ``version`` that was read (0 for a new release): the
     write only succeeds if the stored version still is that one. Tracks and collaborators in ``put_*`` / ``delete_*``
     carry the version read too (0 for new ones). ``claim_isrcs`` are ``(isrc, track_id)`` pairs to reserve in the
-    owner's catalogue, ``free_isrcs`` the ISRCs to release. ``inferred_type`` is the release type the tracks imply.
+    owner's catalogue, ``free_isrcs`` the ISRCs to release, ``reassign_isrcs`` ``(isrc, track_id)`` pairs whose claim
+    moves to another track of the same release (conditioned on the claim naming this release: a swap of two tracks'
+    ISRCs cannot free and claim one item in one transaction). ``sync_state`` is the DSP sync state to put with the
+    change (a sync's final write). ``inferred_type`` is the release type the tracks imply.
     """
 
     release: Release
@@ -106,6 +110,23 @@ class CatalogueWrite:
     history: list[HistoryEntry] = field(default_factory=list)
     claim_isrcs: list[tuple[str, str]] = field(default_factory=list)
     free_isrcs: list[str] = field(default_factory=list)
+    reassign_isrcs: list[tuple[str, str]] = field(default_factory=list)
+    sync_state: StoredSyncState | None = None
+
+    def item_count(self) -> int:
+        """The items the transaction writes (DynamoDB takes at most ``MAX_TRANSACTION_ITEMS``)."""
+        return (
+            1
+            + len(self.put_tracks)
+            + len(self.delete_tracks)
+            + len(self.put_collaborators)
+            + len(self.delete_collaborators)
+            + len(self.history)
+            + len(self.claim_isrcs)
+            + len(self.free_isrcs)
+            + len(self.reassign_isrcs)
+            + (1 if self.sync_state is not None else 0)
+        )
 
 
 class PendingCleanup(NamedTuple):
@@ -181,10 +202,18 @@ class CatalogueRepository:
 
     def list_due_for_sync(self, now: datetime, *, limit: int) -> list[Release]:
         """Releases whose DSP sync is due at or before ``now``, oldest due first (Query on the sparse gsi3)."""
+        return self.due_for_sync_page(now, limit=limit, cursor=None).items
+
+    def due_for_sync_page(self, now: datetime, *, limit: int, cursor: str | None) -> Page:
+        """One page (at most ``limit``) of the releases due at or before ``now``, oldest due first: one Query on the
+        sparse gsi3 (``gsi3pk = DSP_SYNC_DUE AND gsi3sk <= {now}#~``), never a Scan. ``next_cursor`` continues it
+        (None on the last page)."""
+        start = decode_cursor(cursor, partition_attr="gsi3pk", partition_value=DSP_SYNC_DUE)
         result = ReleaseRecord.due_for_sync.query(
-            DSP_SYNC_DUE, ReleaseRecord.gsi3sk <= f"{sortable_time(now)}#~", limit=limit
+            DSP_SYNC_DUE, ReleaseRecord.gsi3sk <= f"{sortable_time(now)}#~", limit=limit, last_evaluated_key=start
         )
-        return [release_of(r) for r in result]
+        items = [release_of(r) for r in result]
+        return Page(items=items, next_cursor=encode_cursor(result.last_evaluated_key))
 
     def history(self, release_id: str, *, limit: int, cursor: str | None) -> Page:
         """A release's history entries, newest first (Query ``begins_with(sk, "HISTORY#")`` in its partition)."""
@@ -233,6 +262,13 @@ class CatalogueRepository:
                 claim_key(owner, isrc), "ISRC", owner_id=owner, isrc=isrc, release_id=release.id, track_id=track_id
             )
             steps.append(Step("Put", "isrc", isrc, claim, IsrcClaimRecord.pk.does_not_exist()))
+        for isrc, track_id in change.reassign_isrcs:
+            claim = IsrcClaimRecord(
+                claim_key(owner, isrc), "ISRC", owner_id=owner, isrc=isrc, release_id=release.id, track_id=track_id
+            )
+            steps.append(Step("Put", "isrc", isrc, claim, IsrcClaimRecord.release_id == release.id))
+        if change.sync_state is not None:
+            steps.append(Step("Put", "sync_state", release.id, sync_state_record(change.sync_state)))
         send_transaction(steps, lambda step, exc: self._condition_failed(step, exc, owner))
 
     def delete(self, deletion: ReleaseDeletion) -> list[str]:

@@ -74,7 +74,7 @@ def _iso_date(value: date | None) -> str | None:
 
 #: Release fields stored under another name or shape: the id, the type (set vs inferred), calendar dates, conflicts.
 _RELEASE_APART = {"id", "version", "release_type", "release_type_source", "scheduled_release_date"}
-_RELEASE_APART |= {"actual_release_date", "dsp_conflicts"}
+_RELEASE_APART |= {"actual_release_date", "dsp_conflicts", "dsp_ids"}
 
 
 def release_record(release: Release, inferred_type: str | None) -> ReleaseRecord:
@@ -95,7 +95,8 @@ def release_record(release: Release, inferred_type: str | None) -> ReleaseRecord
         inferred_release_type=inferred_type,
         scheduled_release_date=_iso_date(release.scheduled_release_date),
         actual_release_date=_iso_date(release.actual_release_date),
-        dsp_conflicts=release.dsp_conflicts or None,
+        dsp_conflicts=[c.model_dump(mode="json") for c in release.dsp_conflicts] or None,
+        dsp_ids=dict(release.dsp_ids) or None,
         **release.model_dump(exclude=_RELEASE_APART),
     )
     return _versioned(record, release.version)
@@ -111,6 +112,7 @@ def release_of(record: ReleaseRecord) -> Release:
         release_type=explicit_type or record.inferred_release_type,
         release_type_source="set" if explicit_type else "inferred",
         dsp_conflicts=[_plain(c) for c in record.dsp_conflicts or []],
+        dsp_ids=_plain(record.dsp_ids) or {},
     )
 
 
@@ -122,14 +124,15 @@ def track_record(track: Track, owner_id: str) -> TrackRecord:
         track_id=track.id,
         owner_id=owner_id,
         bpm=str(track.bpm) if track.bpm is not None else None,  # a decimal string, never a float
-        **track.model_dump(exclude={"id", "version", "bpm"}),
+        dsp_ids=dict(track.dsp_ids) or None,
+        **track.model_dump(exclude={"id", "version", "bpm", "dsp_ids"}),
     )
     return _versioned(record, track.version)
 
 
 def track_of(record: TrackRecord) -> Track:
     """The track of a stored item."""
-    return _model(Track, record, id=record.track_id)
+    return _model(Track, record, id=record.track_id, dsp_ids=_plain(record.dsp_ids) or {})
 
 
 def collaborator_record(collaborator: Collaborator, owner_id: str) -> CollaboratorRecord:

@@ -10,6 +10,7 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 | track          | RELEASE#{id}        | RELEASE#TRACK#{track_id}   | –                                              |
 | collaborator   | RELEASE#{id}        | RELEASE#COLLABORATOR#{cid} | –                                              |
 | history entry  | RELEASE#{id}        | HISTORY#{changed_at}#{hid} | –                                              |
+| DSP sync state | RELEASE#{id}        | DSP_SYNC                   | –                                              |
 | ISRC claim     | ISRC#{owner}#{isrc} | ISRC                       | –                                              |
 | cleanup marker | CLEANUP             | RELEASE#{release_id}       | –                                              |
 | media asset    | ASSET#{id}          | ASSET                      | gsi1 OWNER#{owner}#ASSETS / {created}#{id}     |
@@ -23,7 +24,8 @@ A release's share links and their download counters share one gsi1 partition, so
 counts.
 
 The release, its tracks and its collaborators share the prefix ``RELEASE`` of one partition, so a single Query
-(``begins_with(sk, "RELEASE")``) returns them together; history entries sort apart under ``HISTORY#``.
+(``begins_with(sk, "RELEASE")``) returns them together; history entries sort apart under ``HISTORY#`` and the DSP
+sync state under ``DSP_SYNC`` (read with its own GetItem; the purge of a deleted release's partition removes both).
 
 Table name, endpoint and region are bound at run time by ``bind_records`` (never at import time).
 """
@@ -183,6 +185,7 @@ class ReleaseRecord(CatalogueRecord, discriminator="release"):
     last_dsp_sync_at = UTCDateTimeAttribute(null=True)
     dsp_sync_due_at = UTCDateTimeAttribute(null=True)
     dsp_conflicts: ListAttribute[Any] = ListAttribute(null=True)
+    dsp_ids: MapAttribute[str, Any] = MapAttribute(null=True)  # {"spotify": album id, …}
     artwork_url = UnicodeAttribute(null=True)
     track_count = NumberAttribute(default=0)
     duration_ms = NumberAttribute(default=0)
@@ -206,6 +209,7 @@ class TrackRecord(CatalogueRecord, discriminator="track"):
     bpm = UnicodeAttribute(null=True)  # a decimal string: NumberAttribute would round-trip through float
     musical_key = UnicodeAttribute(null=True)
     production_notes = UnicodeAttribute(null=True)
+    dsp_ids: MapAttribute[str, Any] = MapAttribute(null=True)  # {"spotify": track id, …, "musicbrainz": recording MBID}
 
 
 class CollaboratorRecord(CatalogueRecord, discriminator="collaborator"):
@@ -251,6 +255,29 @@ class IsrcClaimRecord(_BaseRecord):
     isrc = UnicodeAttribute()
     release_id = UnicodeAttribute()
     track_id = UnicodeAttribute()
+
+
+class SyncStateRecord(_BaseRecord):
+    """The DSP sync state of a release (``pk RELEASE#{id}``, ``sk DSP_SYNC``; ``chalicelib.store.sync_state``).
+
+    ``state``: never/queued/running/synced/conflicts/failed. ``served_at`` is the release's ``last_dsp_sync_at`` as
+    the last sync wrote it (the worker's running mark is conditioned on it, so a duplicate message stops there);
+    ``report`` holds the last sync's per-service outcome, matches and unmatched tracks as plain JSON.
+    """
+
+    class Meta(_TableMeta):
+        pass
+
+    release_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    state = UnicodeAttribute()
+    requested_at = UTCDateTimeAttribute(null=True)
+    started_at = UTCDateTimeAttribute(null=True)
+    served_at = UTCDateTimeAttribute(null=True)
+    last_synced_at = UTCDateTimeAttribute(null=True)
+    error: MapAttribute[str, Any] = MapAttribute(null=True)
+    report: MapAttribute[str, Any] = MapAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
 
 
 class CleanupRecord(_BaseRecord):
@@ -367,6 +394,7 @@ RECORDS: tuple[type[Model], ...] = (
     CollaboratorRecord,
     HistoryRecord,
     IsrcClaimRecord,
+    SyncStateRecord,
     CleanupRecord,
     AssetRecord,
     AttachmentRecord,
