@@ -5,7 +5,8 @@ and …/Rate_Limiting): at most one request per second per client (here: per pro
 and a meaningful ``User-Agent`` (``Application/version ( contact )``) on every request, else it answers 403/503.
 
 Endpoints (JSON with ``fmt=json``):
-- search: ``GET /release?query=barcode:{upc}&fmt=json`` → ``{"count", "offset", "releases": [{"id", "score",
+- search: ``GET /release?query=barcode:{upc}&fmt=json`` (both the UPC-A and EAN-13 forms: ``barcode_query``) →
+  ``{"count", "offset", "releases": [{"id", "score",
   "barcode", "track-count", …}]}`` (https://musicbrainz.org/doc/MusicBrainz_API/Search#Release);
 - lookup: ``GET /release/{mbid}?inc=recordings+isrcs+artist-credits&fmt=json`` → the release with ``media[].tracks[]``
   (``position``, ``number``, ``length`` ms, ``title``, ``recording: {"id", "isrcs": [...]}``);
@@ -255,7 +256,7 @@ class MusicBrainzClient:
         self._http.close()
 
     def _release_by_barcode(self, upc: str, wanted_tracks: int) -> str:
-        payload = self._http.get_json("release", params={"query": f"barcode:{upc}", "fmt": "json"})
+        payload = self._http.get_json("release", params={"query": barcode_query(upc), "fmt": "json"})
         found = _parse(MbReleaseSearch, payload, "release search")
         candidates = [release for release in found.releases if release.barcode and same_gtin(release.barcode, upc)]
         if not candidates:
@@ -290,6 +291,18 @@ class MusicBrainzClient:
             return (-votes[mbid], 0 if release.status == "Official" else 1, day.isoformat() if day else "9999", mbid)
 
         return min(votes, key=rank)
+
+
+def barcode_query(upc: str) -> str:
+    """The search query for a UPC/EAN: ``barcode:{upc}``, or, for a 12-digit UPC-A or a 13-digit EAN-13 with a
+    leading zero, both forms in one Lucene query (``barcode:(602435867129 OR 0602435867129)``): MusicBrainz stores the
+    barcode as its editors typed it and its search matches it exactly, so a release entered as EAN-13 is not found
+    by its UPC-A, nor the other way round."""
+    if len(upc) == 12:
+        return f"barcode:({upc} OR 0{upc})"
+    if len(upc) == 13 and upc.startswith("0"):
+        return f"barcode:({upc} OR {upc[1:]})"
+    return f"barcode:{upc}"
 
 
 def to_dsp_release(release: MbRelease) -> DspRelease:

@@ -156,7 +156,7 @@ def test_faults_answer_first_then_service_resumes_and_every_request_is_recorded(
         *[("musicbrainz", f"{MB}/isrc/USA2B2500001")] * 3,
         ("musicbrainz", f"{MB}/release/{glass}"),
     ]
-    assert fake.requests[0].query == "query=barcode%3A060243586716&fmt=json"
+    assert fake.requests[0].query == "query=barcode%3A%28060243586716+OR+0060243586716%29&fmt=json"
 
 
 def test_a_fault_body_is_answered_as_given() -> None:
@@ -228,6 +228,20 @@ def test_two_media_and_a_track_without_an_isrc_come_through() -> None:
     assert release.track_counts() == [4, 3]
     assert release.media[1].tracks[0].title == "Glass Orchard - Live at Vega"
     assert (release.tracks[2].title, release.tracks[2].isrc) == ("Second Skin", None)
+
+
+def test_a_release_entered_as_ean_13_is_found_by_its_upc_a() -> None:
+    # Given MusicBrainz holding a release under its 13-digit EAN (a leading zero), matched exactly as entered
+    fake = FakeDsp(sample())
+    ean = album(fake, GLASS).model_copy(update={"upc": "0" + GLASS, "ids": {}})
+    fake.set_catalogue(FakeCatalogue(albums=[ean]))
+
+    # When Sleeve looks it up by the 12-digit UPC-A
+    release = mb_client(fake).find_release(upc=GLASS, isrcs=[])
+
+    # Then one search found it, and its GTIN is the one MusicBrainz states
+    assert release.gtin == "0" + GLASS
+    assert len(fake.requests_for("musicbrainz")) == 2
 
 
 def test_an_album_musicbrainz_does_not_list_is_not_found() -> None:
@@ -310,7 +324,7 @@ def test_the_server_serves_the_fake_over_real_http(served: FakeDspServer) -> Non
             "service": "musicbrainz",
             "method": "GET",
             "path": f"{MB}/release",
-            "query": f"query=barcode%3A{HARBOUR}&fmt=json",
+            "query": f"query=barcode%3A%28{HARBOUR}+OR+0{HARBOUR}%29&fmt=json",
         }
         assert http.delete("/_fake/requests").status_code == 204
         assert http.get("/_fake/requests").json() == {"requests": []}

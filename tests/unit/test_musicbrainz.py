@@ -16,7 +16,7 @@ import pytest
 from chalicelib.config import Settings
 from chalicelib.providers.base import DspProvider, ProviderBadResponseError, ProviderNotFoundError
 from chalicelib.providers.http import RateLimiter
-from chalicelib.providers.musicbrainz import MusicBrainzClient, process_limiter
+from chalicelib.providers.musicbrainz import MusicBrainzClient, barcode_query, process_limiter
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dsp"
 BASE = "https://mb.test/ws/2"
@@ -108,7 +108,7 @@ def test_a_release_with_two_media_is_read_with_positions_lengths_and_isrcs() -> 
     # Then the search asked for the barcode, then the release was looked up with its recordings and ISRCs
     search, lookup = stub.requests
     assert search.url.path == "/ws/2/release"
-    assert dict(search.url.params) == {"query": f"barcode:{UPC}", "fmt": "json"}
+    assert dict(search.url.params) == {"query": f"barcode:({UPC} OR 0{UPC})", "fmt": "json"}
     assert lookup.url.path == f"/ws/2/release/{DIGITAL}"
     assert lookup.url.query == b"inc=recordings+isrcs+artist-credits&fmt=json"
 
@@ -308,3 +308,17 @@ def test_a_track_without_its_recording_is_a_bad_response() -> None:
     # Then the error names where the shape broke
     assert caught.value.code == "bad_response"
     assert "recording" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("upc", "query"),
+    [
+        ("602435867129", "barcode:(602435867129 OR 0602435867129)"),
+        ("0602435867129", "barcode:(0602435867129 OR 602435867129)"),
+        ("5051083123456", "barcode:5051083123456"),
+        ("00602435867129", "barcode:00602435867129"),
+    ],
+)
+def test_the_barcode_search_asks_for_both_the_upc_a_and_the_ean_13_form(upc: str, query: str) -> None:
+    # MusicBrainz matches barcodes exactly as entered: a UPC-A is searched as its EAN-13 too, and the other way round
+    assert barcode_query(upc) == query

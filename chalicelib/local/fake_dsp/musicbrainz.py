@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 SERVICE: DspService = "musicbrainz"
 _MBID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ISRC = re.compile(r"^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$")
-_BARCODE_QUERY = re.compile(r'\bbarcode:\s*"?(\d+)"?')
+_BARCODE_QUERY = re.compile(r"\bbarcode:\s*(\([^)]*\)|\"?\d+\"?)")
 _OFFICIAL = "4e304316-386d-3409-af2e-78857eec5cfe"  # the status id of "Official"
 _DIGITAL_MEDIA = "907a28d9-b3b2-3ef6-89a8-7b18d91d4794"  # the format id of "Digital Media"
 _CREATED = "2026-01-01T00:00:00.000Z"
@@ -41,8 +41,10 @@ def handle(fake: FakeDsp, request: httpx.Request, path: str) -> httpx.Response:
 
 
 def _search(fake: FakeDsp, query: str) -> httpx.Response:
+    # "barcode:602435867129" or "barcode:(602435867129 OR 0602435867129)"; MusicBrainz matches the digits as stored
     match = _BARCODE_QUERY.search(query)
-    albums = fake.albums_by_upc(SERVICE, match.group(1)) if match else []
+    wanted = re.findall(r"\d+", match.group(1)) if match else []
+    albums = [album for album in fake.albums_on(SERVICE) if album.gtin_for(SERVICE) in wanted or album.upc in wanted]
     releases = [
         {"score": 100, "count": 1, **_release_summary(album, searched=True), **_search_media(album)} for album in albums
     ]
