@@ -1,7 +1,9 @@
 """End-to-end fixtures: one local stack per test session (per pytest-xdist worker), on free loopback ports.
 
 The stack runs in a child process (``python -m chalicelib.local``): it sets ``os.environ`` and moto keeps global state,
-so it must not share a process with the ``moto.mock_aws`` tests that the same worker may also run.
+so it must not share a process with the ``moto.mock_aws`` tests that the same worker may also run. Its DSP settings
+point at a fake DSP served on loopback from this process (``fake_dsp``), so no e2e test ever reaches Spotify, Apple
+Music or MusicBrainz.
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ import pytest
 
 from chalicelib.config import stage_resource_name
 from chalicelib.local.environment import stage_environment
+from chalicelib.local.fake_dsp import FakeCatalogue, FakeDsp, FakeDspServer
 from chalicelib.local.process import StackProcess, spawn_stack
 from tests.conftest import REPO_ROOT
+
+#: The fake DSP's sample catalogue (the README's DSP walkthrough syncs one of its albums).
+SAMPLE_CATALOGUE = REPO_ROOT / "chalicelib" / "local" / "fake_dsp" / "sample_catalogue.json"
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -31,13 +37,41 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[StackProcess]:
-    """``python -m chalicelib.local`` on free ports, started once per session and stopped with SIGTERM at the end."""
-    # The developer's own SLEEVE_*/AWS_* variables must not reach the stack: the tests sign tokens with the secret of
-    # .chalice/config.json and talk to moto with its dummy keys.
+@dataclass
+class FakeDspService:
+    """A fake DSP served on loopback from the test process: ``fake`` (add albums, inject faults, read its request
+    log) and ``url`` (``http://127.0.0.1:PORT``)."""
+
+    fake: FakeDsp
+    url: str
+
+    def settings_env(self) -> dict[str, str]:
+        """The ``SLEEVE_*`` settings that point a stack's providers at this fake (credentials included)."""
+        return self.fake.settings_env(self.url)
+
+
+def stack_environment(extra: dict[str, str]) -> dict[str, str]:
+    """This process's environment without the developer's own ``SLEEVE_*``/``AWS_*`` variables, plus ``extra``: the
+    tests sign tokens with the secret of .chalice/config.json and talk to moto with its dummy keys."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("SLEEVE_", "AWS_"))}
-    process = spawn_stack(env=env, retry_delay_s=1)
+    return env | extra
+
+
+@pytest.fixture(scope="session")
+def fake_dsp() -> Iterator[FakeDspService]:
+    """The session's fake DSP (Spotify, Apple Music, MusicBrainz in their documented formats) with the sample
+    catalogue loaded. A test that needs its own albums adds them (``fake_dsp.fake.add_album``) with UPCs no other test
+    uses."""
+    fake = FakeDsp(FakeCatalogue.model_validate_json(SAMPLE_CATALOGUE.read_bytes()))
+    with FakeDspServer(fake) as server:
+        yield FakeDspService(fake=fake, url=server.url)
+
+
+@pytest.fixture(scope="session")
+def stack(fake_dsp: FakeDspService) -> Iterator[StackProcess]:
+    """``python -m chalicelib.local`` on free ports, started once per session and stopped with SIGTERM at the end; its
+    DSP providers talk to ``fake_dsp``."""
+    process = spawn_stack(env=stack_environment(fake_dsp.settings_env()), retry_delay_s=1)
     try:
         yield process
     finally:
