@@ -20,6 +20,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 from munkres import Munkres  # type: ignore[import-untyped]  # munkres 1.1.4 ships no type hints
@@ -124,10 +125,13 @@ NUMBER_MISMATCH_FACTOR = 0.5
 
 def _fold(text: str) -> str:
     """Case-fold and strip accents: NFKD, then drop the combining marks (``Beyoncé`` → ``beyonce``)."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
+@lru_cache(maxsize=4096)
 def normalise_title(title: str) -> str:
     """A title reduced to what names the song: lower case, no accents, no ``feat.``/``ft.``/``featuring`` part, no
     bracketed or dashed version note (``(Radio Edit)``, ``- Remastered 2011``, ``[Live]``, ``- Mono``), ``&`` as
