@@ -193,13 +193,14 @@ def length_score(local_ms: int | None, dsp_ms: int | None) -> float | None:
 def position_score(local_disc: int, local_track: int, dsp_disc: int, dsp_track: int, dsp_index: int) -> float:
     """1.0 when the local track sits where the DSP track does, else 0.0.
 
-    Same place: the same disc and track number, or the local number equals the DSP track's 1-based index on the
-    whole release (``dsp_index + 1``; a release numbered across discs). Binary like Picard's ``tracknumber`` and
-    ``discnumber`` parts, and tolerant of per-disc or per-release numbering like beets' ``track_index_changed``.
+    Same place: the same disc and track number, or, for a local release numbered across discs (all on disc 1), a
+    local number equal to a later disc's track's 1-based index on the whole release (``dsp_index + 1``). Binary like
+    Picard's ``tracknumber`` and ``discnumber`` parts, and tolerant of per-release numbering like beets'
+    ``track_index_changed`` (which compares the index whatever the disc; here disc 2's track 2 is not disc 1's).
     """
     if (local_disc, local_track) == (dsp_disc, dsp_track):
         return 1.0
-    return 1.0 if local_track == dsp_index + 1 else 0.0
+    return 1.0 if local_disc == 1 and dsp_disc != 1 and local_track == dsp_index + 1 else 0.0
 
 
 def _isrc_key(isrc: str | None) -> str | None:
@@ -256,9 +257,12 @@ def score_matrix(
                 for sim, other_ms in zip(sims, lengths, strict=True)
             ]
         # The position part is 1 for at most a few columns (``position_score``): the same place, or the index.
-        for index in {*at_place.get((track.disc_number, track.track_number), ()), track.track_number - 1}:
-            if 0 <= index < len(dsp):
-                row[index] += w_position / (full if ms is not None and lengths[index] is not None else short)
+        same = set(at_place.get((track.disc_number, track.track_number), ()))
+        across = track.track_number - 1
+        if track.disc_number == 1 and 0 <= across < len(dsp) and dsp[across].disc_number != 1:
+            same.add(across)
+        for index in same:
+            row[index] += w_position / (full if ms is not None and lengths[index] is not None else short)
         scores.append(row)
     return scores
 

@@ -149,6 +149,18 @@ def test_position_score_tolerates_per_release_numbering() -> None:
     assert position_score(1, 12, 2, 2, 11) == 1.0
     assert position_score(1, 3, 1, 3, 2) == 1.0
     assert position_score(1, 3, 1, 4, 3) == 0.0
+    # But disc 2's track 2 is not disc 1's track 2 (release index 1)
+    assert position_score(2, 2, 1, 2, 1) == 0.0
+
+
+def test_same_title_on_two_discs_is_decided_by_the_disc() -> None:
+    # Given "Intro" as track 2 of both discs, on both sides, without durations
+    local = [local_track("d1", "Intro", 2), local_track("d2", "Intro", 2, disc=2)]
+    dsp = [dsp_track("One", 1), dsp_track("Intro", 2), dsp_track("Intro", 1, disc=2), dsp_track("Intro", 2, disc=2)]
+    # When matched / Then each to its own disc, neither ambiguous
+    result = match_tracks(local, dsp)
+    assert [(m.track_id, m.dsp_index) for m in result.matches] == [("d1", 1), ("d2", 3)]
+    assert result.ambiguous == []
 
 
 def test_score_matrix_is_the_weighted_mean_of_the_parts() -> None:
