@@ -99,7 +99,9 @@ def put_tracks(release_id: str, tracks: Sequence[dict[str, Any]]) -> list[Track]
     repository = get_catalogue_repository()
     now = datetime.now(UTC)
     made = [
-        Track(id=uuid.uuid4().hex, release_id=release_id, track_number=n, created_at=now, updated_at=now, **fields)
+        Track(
+            id=uuid.uuid4().hex, release_id=release_id, created_at=now, updated_at=now, **{"track_number": n, **fields}
+        )
         for n, fields in enumerate(tracks, start=1)
     ]
     for start in range(0, len(made), 33):
