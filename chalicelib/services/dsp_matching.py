@@ -321,8 +321,10 @@ def match_tracks(
        (the same recording twice, or a typo) cannot say which is which: those tracks go on to step 2.
     2. The rest are scored (``score_matrix``). A local track whose two best candidates (≥ ``min_score``) are within
        ``ambiguity_margin`` is ambiguous; so are local tracks whose best candidate is the same DSP track within the
-       margin of each other. Ambiguous tracks are reported and not matched.
-    3. The others are assigned optimally (``assign``) among pairs scoring at least ``min_score``.
+       margin of each other.
+    3. The others are assigned optimally (``assign``) among pairs scoring at least ``min_score``. The ambiguous are
+       then judged again among the DSP tracks left (a repeated "Skit" whose twin was matched by its position is no
+       longer ambiguous), until a round matches nothing more. Those still ambiguous are reported and not matched.
     """
     local_keys = [_isrc_key(track.isrc) for track in local]
     dsp_keys = [
@@ -342,11 +344,25 @@ def match_tracks(
     rows = [i for i in range(len(local)) if i not in matched]
     cols = [j for j in range(len(dsp)) if j not in taken]
     full = score_matrix([local[i] for i in rows], [dsp[j] for j in cols], weights)
-    ambiguous = _ambiguities(full, rows, cols, local, min_score, ambiguity_margin)
-    keep = [k for k, i in enumerate(rows) if i not in ambiguous]
-    for k, c in assign([full[k] for k in keep], min_score):
-        i, j = rows[keep[k]], cols[c]
-        matched[i] = TrackMatch(local[i].id, j, "score", full[keep[k]][c])
+    pool_rows, pool_cols = list(range(len(rows))), list(range(len(cols)))
+    ambiguous: dict[int, Ambiguity] = {}
+    while pool_rows and pool_cols:
+        scores = [[full[r][c] for c in pool_cols] for r in pool_rows]
+        ambiguous = _ambiguities(
+            scores, [rows[r] for r in pool_rows], [cols[c] for c in pool_cols], local, min_score, ambiguity_margin
+        )
+        keep = [k for k, r in enumerate(pool_rows) if rows[r] not in ambiguous]
+        pairs = assign([scores[k] for k in keep], min_score)
+        for k, c in pairs:
+            r, col = pool_rows[keep[k]], pool_cols[c]
+            matched[rows[r]] = TrackMatch(local[rows[r]].id, cols[col], "score", full[r][col])
+        if not pairs or not ambiguous:
+            break
+        # Judge the ambiguous again among the DSP tracks the clear matches left.
+        taken_cols = {pool_cols[c] for _, c in pairs}
+        pool_rows = [r for r in pool_rows if rows[r] in ambiguous]
+        pool_cols = [c for c in pool_cols if c not in taken_cols]
+        ambiguous = {} if not pool_cols else ambiguous
 
     matched_dsp = {match.dsp_index for match in matched.values()}
     return MatchResult(

@@ -347,6 +347,27 @@ def test_equal_titles_are_decided_by_position() -> None:
     assert result.ambiguous == []
 
 
+def test_an_ambiguity_settled_by_a_clear_match_is_matched() -> None:
+    # Given two "Skit"s at 3 and 5 locally, the DSP's at 5 and 8 (a bonus track moved the second), no durations
+    local = [local_track("t3", "Skit", 3), local_track("t5", "Skit", 5)]
+    dsp = [dsp_track("Skit", 5), dsp_track("Skit", 8)]
+    # When matched: t5 is clear (in place); t3 is torn between both until t5 takes the one at 5
+    result = match_tracks(local, dsp)
+    # Then t3 takes the one left, and nothing is ambiguous
+    assert [(m.track_id, m.dsp_index) for m in result.matches] == [("t3", 1), ("t5", 0)]
+    assert result.ambiguous == [] and result.unmatched_dsp == []
+
+
+def test_an_ambiguity_whose_candidates_are_all_taken_is_unmatched() -> None:
+    # Given a local "Skit" torn between two DSP "Skit"s that two in-place local "Skit"s take
+    local = [local_track("t9", "Skit", 9), local_track("t2", "Skit", 2), local_track("t4", "Skit", 4)]
+    dsp = [dsp_track("Skit", 2), dsp_track("Skit", 4)]
+    # When matched / Then the in-place ones match and the third is unmatched, not ambiguous
+    result = match_tracks(local, dsp)
+    assert [(m.track_id, m.dsp_index) for m in result.matches] == [("t2", 0), ("t4", 1)]
+    assert result.ambiguous == [] and result.unmatched_local == ["t9"]
+
+
 def test_duplicate_local_tracks_contesting_one_dsp_track_are_ambiguous() -> None:
     # Given the same song twice locally (no position or length to tell) and once on the DSP
     local = [local_track("t1", "Song", 4), local_track("t2", "Song", 5)]
