@@ -20,6 +20,7 @@ from chalicelib.models.api import Title
 from chalicelib.models.catalogue import Release, Track
 from chalicelib.models.identifiers import normalise_isrc, normalise_upc
 from chalicelib.models.sync import ConflictValue, DspConflict, ErrorInfo
+from chalicelib.models.text import refused_characters
 from chalicelib.providers.base import DSP_SERVICES, DspService
 from chalicelib.services.lifecycle import TransitionPlan, plan_transition, running_order
 
@@ -66,7 +67,11 @@ def checked_value(field_name: str, value: ConflictValue) -> ConflictValue:
         if field_name == "actual_release_date":
             return date.fromisoformat(str(value)).isoformat()
         if field_name == "title":
-            return str(_TITLE.validate_python(value))
+            # As the request models: refused characters are checked on the raw text (a tab at an end is refused, not
+            # stripped), then surrounding white space is stripped before the length check.
+            if refused_characters(str(value)):
+                raise ValueError("refused characters")
+            return str(_TITLE.validate_python(str(value).strip()))
     except (ValueError, ValidationError) as exc:
         raise invalid(field_name, f"Not a valid {field_name}.") from exc
     if field_name == "duration_ms":

@@ -389,3 +389,81 @@ def test_the_purge_of_a_deleted_release_removes_its_sync_state(client, fake):
     assert SyncStateRepository().get(release_id) is not None
     get_catalogue_repository().purge_release_partition(release_id)
     assert SyncStateRepository().get(release_id) is None
+
+
+def test_one_sync_of_a_20_track_release_makes_four_dynamodb_calls(client, fake, monkeypatch):
+    # Given a released 20-track release without ISRCs or durations (every track filled: 20 tracks + 20 ISRC claims)
+    titles = [f"Song {n}" for n in range(1, 21)]
+    fake.add_album(album(titles))
+    release_id = released(client, [{"title": t} for t in titles])
+    body = message_for(release_id)
+    service = sync_service(fake)
+    calls = DynamoCalls(monkeypatch)
+    # When it syncs
+    assert service.handle_message(body) == "synced"
+    # Then: the release read, the running mark, the read of the write's plan, and one transaction for everything
+    assert calls.operations == ["Query", "UpdateItem", "Query", "TransactWriteItems"]
+    detail = load(release_id)
+    assert all(t.isrc and t.duration_ms for t in detail.tracks) and detail.release.locked_by_sync
+
+
+def test_a_99_track_sync_writes_the_fills_in_chunks_and_the_release_with_the_lock_last(client, fake, monkeypatch):
+    # Given a released 99-track release without ISRCs: 99 tracks + 99 claims + release, state, history > 100 items
+    titles = [f"Song {n}" for n in range(1, 100)]
+    fake.add_album(album(titles))
+    release_id = released(client, [{"title": t} for t in titles])
+    body = message_for(release_id)
+    service = sync_service(fake)
+    calls = DynamoCalls(monkeypatch)
+    writes: list[list[str]] = []
+    from chalicelib.store import catalogue as store_catalogue
+
+    original = store_catalogue.send_transaction
+
+    def recording(steps, on_condition_failed):
+        writes.append(sorted({step.kind for step in steps}))
+        return original(steps, on_condition_failed)
+
+    monkeypatch.setattr(store_catalogue, "send_transaction", recording)
+    # When it syncs
+    assert service.handle_message(body) == "synced"
+    # Then the fills went first in chunks that fit (each with the release item, no state, no lock) and the release
+    # with the state, the history entry and the lock last
+    assert calls.operations.count("TransactWriteItems") == len(writes) == 3
+    assert writes[0] == writes[1] == ["isrc", "release", "track"]
+    assert "sync_state" in writes[-1] and "history" in writes[-1]
+    detail = load(release_id)
+    assert [t.isrc for t in detail.tracks] == ISRCS[:99]
+    assert detail.release.locked_by_sync and detail.release.track_count == 99
+
+
+def test_a_sync_cut_short_after_its_fills_is_not_shown_synced_and_the_retry_completes_it(client, fake, monkeypatch):
+    # Given a 99-track sync whose final transaction fails (the Lambda dies after the chunks of fills)
+    titles = [f"Song {n}" for n in range(1, 100)]
+    fake.add_album(album(titles))
+    release_id = released(client, [{"title": t} for t in titles])
+    body = message_for(release_id)
+    service = sync_service(fake)
+    from chalicelib.store import catalogue as store_catalogue
+
+    original = store_catalogue.send_transaction
+
+    def dying(steps, on_condition_failed):
+        if any(step.kind == "sync_state" for step in steps):
+            raise RuntimeError("Lambda timed out")
+        return original(steps, on_condition_failed)
+
+    monkeypatch.setattr(store_catalogue, "send_transaction", dying)
+    with pytest.raises(RuntimeError):
+        service.handle_message(body)
+    # Then the chunks' fills are there (2 x 49 tracks) but the state is running and the release neither synced nor
+    # locked
+    detail = load(release_id)
+    assert sum(1 for t in detail.tracks if t.isrc) == 98
+    assert (detail.release.last_dsp_sync_at, detail.release.lock_status) == (None, "partial_lock")
+    assert service.status(Identity(subject="alice"), release_id).state == "running"
+    # When SQS delivers the message again
+    monkeypatch.setattr(store_catalogue, "send_transaction", original)
+    assert service.handle_message(body) == "synced"
+    # Then the sync completes (nothing left to fill: one transaction) and locks
+    assert load(release_id).release.locked_by_sync
