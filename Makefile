@@ -125,6 +125,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_derived.py
 	$(PY) bench/bench_matching.py
+	$(PY) bench/bench_sync.py
 
 # The contract fuzz run, longer than CI's (README, "Fuzzing"): FUZZ_EXAMPLES fuzzing examples per operation (CI: 5) and
 # 6 stateful scenarios per example, a fresh seed each run (FUZZ_SEED=… replays one), no deadline (FUZZ_DEADLINE=…
