@@ -31,7 +31,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from chalicelib.config import Settings
 from chalicelib.errors import AppError, ConflictError
-from chalicelib.models.catalogue import Release
+from chalicelib.models.catalogue import Release, ReleaseDetail
 from chalicelib.models.domain import Identity
 from chalicelib.models.sync import (
     ConflictList,
@@ -43,10 +43,12 @@ from chalicelib.models.sync import (
     SyncStatus,
 )
 from chalicelib.models.views import ResolveOutcome
-from chalicelib.providers.base import DspProvider, DspRelease, DspService, ProviderFailure, ProviderNotFoundError
+from chalicelib.providers.base import DspProvider, ProviderFailure
 from chalicelib.services.catalogue import Catalogue, IfMatch, not_found
 from chalicelib.services.dsp_apply import open_count, served
+from chalicelib.services.dsp_fetch import fetch_releases
 from chalicelib.services.dsp_resolve import resolve_conflict
+from chalicelib.store.catalogue import CatalogueWrite
 from chalicelib.store.sync_state import StoredSyncState, SyncReport, SyncStateRepository
 
 log = logging.getLogger(__name__)
@@ -237,7 +239,8 @@ class DspSyncService:
         running = self._states.mark_running(release.id, release.owner_id, message.requested_at, started)
         if running is None:
             return "duplicate"
-        found, services, transient = self._fetch(release, [t.isrc for t in detail.tracks if t.isrc], started)
+        isrcs = [t.isrc for t in detail.tracks if t.isrc]
+        found, services, transient = fetch_releases(self._providers(), release, isrcs, started)
         merged = merge_releases(found)
         for rejection in merged.rejected:
             services[rejection.service] = services[rejection.service].model_copy(
@@ -263,46 +266,16 @@ class DspSyncService:
             Identity(subject=release.owner_id), timedelta(seconds=self._settings.dsp_resync_interval_s)
         )
 
-    def _fetch(
-        self, release: Release, isrcs: list[str], now: datetime
-    ) -> tuple[list[DspRelease], dict[DspService, ServiceSync], list[ProviderFailure]]:
-        """Ask each configured provider in priority order; one's failure never stops the others. Returns the
-        releases found, each service's outcome, and the transient failures."""
-        found: list[DspRelease] = []
-        outcomes: dict[DspService, ServiceSync] = {}
-        transient: list[ProviderFailure] = []
-        for provider in self._providers():
-            service = provider.service
-            reason = provider.not_configured_reason()
-            if reason is not None:
-                outcomes[service] = _outcome(service, "skipped", error=ErrorInfo(code=reason, message=_SKIPPED))
-                continue
-            try:
-                dsp_release = provider.find_release(upc=release.upc, isrcs=isrcs)
-            except ProviderNotFoundError as exc:
-                outcomes[service] = _outcome(service, "not_found", error=ErrorInfo(code=exc.code, message=exc.message))
-                continue
-            except ProviderFailure as exc:
-                log.warning("DSP %s failed for release %s: %s", service, release.id, exc.code)
-                outcomes[service] = _outcome(service, "failed", error=ErrorInfo(code=exc.code, message=exc.message))
-                if exc.transient:
-                    transient.append(exc)
-                continue
-            found.append(dsp_release)
-            outcomes[service] = _outcome(service, "synced", external_id=dsp_release.external_id, at=now)
-        return found, outcomes, transient
-
     def _put_retrying(
         self, running: StoredSyncState, report: list[ServiceSync], transient: list[ProviderFailure]
     ) -> None:
-        """The state while SQS holds the message for a retry: ``queued``, the failures in ``error``."""
-        now = self._catalogue.now()
+        """While SQS holds the message for a retry: the state ``queued`` with the failures in ``error``, and the
+        release due only after ``dsp_retry_interval_s``, so the schedule does not queue more copies meanwhile (the
+        retry, or the dead-letter consumer, sets the next due time)."""
         codes = ", ".join(sorted({f"{f.service}: {f.code}" for f in transient}))
         error = ErrorInfo(code="dsp_unavailable", message=f"No DSP could be reached ({codes}); retrying.")
-        report_ = running.report.model_copy(update={"services": report})
-        self._states.put(
-            running.model_copy(update={"state": "queued", "error": error, "report": report_, "updated_at": now})
-        )
+        retry = timedelta(seconds=self._settings.dsp_retry_interval_s)
+        self._end(running, "queued", error, report, retry, served_at=None)
 
     def _finish_without_data(
         self, running: StoredSyncState, message: SyncMessage, report: list[ServiceSync], started: datetime
@@ -315,7 +288,7 @@ class DspSyncService:
         else:
             error = ErrorInfo(code="no_providers", message="No DSP is configured.")
         retry = timedelta(seconds=self._settings.dsp_retry_interval_s)
-        self._fail(message.release_id, message.owner_id, running, error, report, retry, served_at=started)
+        self._end(running, "failed", error, report, retry, served_at=started)
         return "no_providers"
 
     # -- dead letters and the schedule ------------------------------------------------------------------------------
@@ -338,7 +311,7 @@ class DspSyncService:
             message="The sync kept failing and was given up; it is tried again later.",
         )
         retry = timedelta(seconds=self._settings.dsp_retry_interval_s)
-        self._fail(release.id, release.owner_id, state, error, state.report.services, retry, served_at=None)
+        self._end(state, "failed", error, state.report.services, retry, served_at=None)
         return True
 
     def enqueue_due(self, now: datetime) -> int:
@@ -372,49 +345,33 @@ class DspSyncService:
     def _blank_state(release: Release, now: datetime) -> StoredSyncState:
         return StoredSyncState(release_id=release.id, owner_id=release.owner_id, state="never", updated_at=now)
 
-    def _fail(
+    def _end(
         self,
-        release_id: str,
-        owner_id: str,
         state: StoredSyncState,
+        outcome: Literal["failed", "queued"],
         error: ErrorInfo,
         report: list[ServiceSync],
         retry: timedelta,
         *,
         served_at: datetime | None,
     ) -> None:
-        """Write the state ``failed`` with ``error`` and the release's next due time in one transaction (the release
-        only while it may be synced; else the state alone)."""
+        """Write the state ``outcome`` with ``error`` and the release due again after ``retry``, in one transaction
+        (the state alone once the release may no longer be synced); ``served_at`` marks the request served."""
         now = self._catalogue.now()
-        update: dict[str, Any] = {"state": "failed", "error": error, "updated_at": now}
+        update: dict[str, Any] = {"state": outcome, "error": error, "updated_at": now}
         update["report"] = state.report.model_copy(update={"services": report})
         if served_at is not None:
             update["served_at"] = served_at
-        failed = state.model_copy(update=update)
+        ended = state.model_copy(update=update)
 
-        def plan(detail: Any) -> Any:
-            release = detail.release
-            if release.production_status not in SYNCABLE:
+        def plan(detail: ReleaseDetail) -> CatalogueWrite | None:
+            if detail.release.production_status not in SYNCABLE:
                 return None
             changes: dict[str, Any] = {"dsp_sync_due_at": now + retry}
             if served_at is not None:
                 changes["last_dsp_sync_at"] = served_at
-            return self._catalogue.write(detail, changes, sync_state=failed, now=now)
+            return self._catalogue.write(detail, changes, sync_state=ended, now=now)
 
-        written = self._catalogue.mutate(Identity(subject=owner_id), release_id, plan)
+        written = self._catalogue.mutate(Identity(subject=state.owner_id), state.release_id, plan)
         if written.release.production_status not in SYNCABLE:
-            self._states.put(failed)
-
-
-_SKIPPED = "The service's credentials are not set."
-
-
-def _outcome(
-    service: DspService,
-    status: Literal["synced", "not_found", "skipped", "failed"],
-    *,
-    external_id: str | None = None,
-    at: datetime | None = None,
-    error: ErrorInfo | None = None,
-) -> ServiceSync:
-    return ServiceSync(service=service, status=status, external_id=external_id, last_synced_at=at, error=error)
+            self._states.put(ended)

@@ -143,9 +143,14 @@ def test_every_service_unavailable_raises_a_retry_and_writes_nothing_but_the_sta
     # When the worker takes the message
     with pytest.raises(SyncRetryError) as raised:
         service.handle_message(message_for(release_id))
-    # Then SQS retries it: the release is untouched and the state says why it waits
+    # Then SQS retries it: nothing of the sync is written, the state says why it waits, and the release is due only
+    # after the retry interval, so the schedule sends no more copies meanwhile
     assert raised.value.status == 503
-    assert load(release_id).release.version == before.version
+    after = load(release_id)
+    assert [t.isrc for t in after.tracks] == [None] * 4 and after.release.last_dsp_sync_at is None
+    assert after.release.dsp_conflicts == [] and after.release.lock_status == before.lock_status
+    assert after.release.dsp_sync_due_at is not None
+    assert after.release.dsp_sync_due_at > datetime.now(UTC) + timedelta(hours=5)
     status = service.status(Identity(subject="alice"), release_id)
     assert status.state == "queued" and status.error is not None and status.error.code == "dsp_unavailable"
     assert {s.status for s in status.services} == {"failed"}
