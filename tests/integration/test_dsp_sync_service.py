@@ -472,3 +472,35 @@ def test_a_sync_cut_short_after_its_fills_is_not_shown_synced_and_the_retry_comp
     assert service.handle_message(body) == "synced"
     # Then the sync completes (nothing left to fill: one transaction) and locks
     assert load(release_id).release.locked_by_sync
+
+
+def test_two_copies_racing_to_the_write_write_once(client, fake, monkeypatch):
+    # Given two copies of one message both past the running mark; the second copy's write is planned on a read made
+    # before the first copy writes
+    fake.add_album(album(TITLES))
+    release_id = released(client, [{"title": t} for t in TITLES])
+    body = message_for(release_id)
+    service = sync_service(fake)
+    from chalicelib.services import dsp_write
+
+    original = dsp_write.SyncPlanner.plan
+    raced: list[str] = []
+
+    def plan_then_lose_the_race(self, detail, resync):
+        change = original(self, detail, resync)
+        if not raced:
+            raced.append("first copy")
+            monkeypatch.setattr(
+                SyncStateRepository, "mark_running", lambda *args: SyncStateRepository.get(args[0], release_id)
+            )
+            raced.append(service.handle_message(body))  # the other copy runs to its end meanwhile
+        return change
+
+    monkeypatch.setattr(dsp_write.SyncPlanner, "plan", plan_then_lose_the_race)
+    # When the second copy sends its write
+    outcome = service.handle_message(body)
+    # Then its version check fails, the re-read finds the request served, and it writes nothing
+    assert raced == ["first copy", "synced"] and outcome == "duplicate"
+    entries = [e for e in history(release_id) if e.changed_by == "system"]
+    assert len(entries) == 1
+    assert load(release_id).release.locked_by_sync
