@@ -404,10 +404,22 @@ def test_one_sync_of_a_20_track_release_makes_four_dynamodb_calls(client, fake, 
     body = message_for(release_id)
     service = sync_service(fake)
     calls = DynamoCalls(monkeypatch)
+    from chalicelib.store import catalogue as store_catalogue
+
+    original = store_catalogue.send_transaction
+    items: list[int] = []
+
+    def counting(steps, on_condition_failed):
+        items.append(len(steps))
+        return original(steps, on_condition_failed)
+
+    monkeypatch.setattr(store_catalogue, "send_transaction", counting)
     # When it syncs
     assert service.handle_message(body) == "synced"
-    # Then: the release read, the running mark, the read of the write's plan, and one transaction for everything
+    # Then: the release read, the running mark, the read of the write's plan, and one transaction for everything:
+    # the release, 20 tracks, 20 ISRC claims, the lock's history entry and the sync state
     assert calls.operations == ["Query", "UpdateItem", "Query", "TransactWriteItems"]
+    assert items == [43]
     detail = load(release_id)
     assert all(t.isrc and t.duration_ms for t in detail.tracks) and detail.release.locked_by_sync
 
