@@ -516,3 +516,27 @@ def test_two_copies_racing_to_the_write_write_once(client, fake, monkeypatch):
     entries = [e for e in history(release_id) if e.changed_by == "system"]
     assert len(entries) == 1
     assert load(release_id).release.locked_by_sync
+
+
+def test_a_sync_request_that_cannot_be_queued_raises_and_the_state_says_so(client, fake):
+    # Given a queue that does not exist
+    from chalicelib.container import get_sqs_client
+    from chalicelib.services.catalogue import Catalogue
+    from chalicelib.services.dsp_sync import DspSyncService
+    from chalicelib.store.queues import MessageQueue, QueueSendError
+
+    release_id = released(client, [{"title": "Hunter"}])
+    settings = Settings()
+    service = DspSyncService(
+        Catalogue(get_catalogue_repository()),
+        SyncStateRepository(),
+        MessageQueue(get_sqs_client(), "no-such-queue"),
+        lambda: [],
+        settings,
+    )
+    # When the owner asks for a sync
+    with pytest.raises(QueueSendError):
+        service.request_sync(Identity(subject="alice"), release_id)
+    # Then the state is failed with the queue's code, not left queued
+    status = service.status(Identity(subject="alice"), release_id)
+    assert status.state == "failed" and status.error is not None and status.error.code == "queue_unavailable"

@@ -276,3 +276,22 @@ def test_a_request_is_served_by_a_sync_that_started_at_or_after_it():
     release = a_release(last_dsp_sync_at=NOW)
     assert served(release, NOW) and not served(release, NOW.replace(minute=1))
     assert not served(a_release(), NOW)
+
+
+def test_an_ambiguous_match_is_a_track_conflict_and_accepting_it_takes_the_best_candidate():
+    # Given one local track (no ISRC, no duration, at a position neither has) and two DSP tracks it matches equally
+    tracks = [a_track(1, title="Intro", isrc=None, duration_ms=None, track_number=3)]
+    dsp = merged(dsp_track(1, title="Intro"), dsp_track(2, title="Intro"))
+    found = differences(a_release(), tracks, dsp)
+    # Then it is an ambiguous `track` conflict, nothing is filled, and the candidates are not offered twice
+    (conflict,) = found.conflicts
+    assert (conflict.kind, conflict.field, conflict.track_id) == ("ambiguous", "track", "t1")
+    assert found.fills == {} and found.unmatched.local == ["t1"]
+    # When the owner accepts the DSP's best candidate, the track takes its values and ids
+    decided = conflict.model_copy(update={"status": "resolved", "resolution": "accept_dsp"})
+    changes = apply_changes("r1", tracks, {}, [decided], NOW)
+    (track,) = changes.tracks
+    assert isinstance(conflict.dsp_value, dict)
+    assert (track.isrc, track.duration_ms) == (conflict.dsp_value["isrc"], conflict.dsp_value["duration_ms"])
+    assert track.dsp_ids == {"spotify": conflict.dsp_value["spotify_id"]}
+    assert changes.claim == [(track.isrc, "t1")]
