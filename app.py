@@ -2,10 +2,10 @@
 
 from chalice.app import Chalice, CORSConfig
 
-from chalicelib.api import artwork, collaborators, docs, health, meta, releases, share_links, tracks
+from chalicelib.api import artwork, collaborators, docs, health, meta, releases, share_links, sync, tracks
 from chalicelib.api.fallback import register_fallback_routes
 from chalicelib.api.middleware import authenticate, correlate, normalise_errors
-from chalicelib.workers import cleanup, ingest
+from chalicelib.workers import cleanup, dsp_sync, ingest
 
 app = Chalice(app_name="sleeve")
 # Browser apps call the API from their own origins with bearer tokens (no cookies), so any origin may.
@@ -28,8 +28,10 @@ blueprints = (
     collaborators.bp,
     artwork.bp,
     share_links.bp,
+    sync.bp,
     ingest.bp,
     cleanup.bp,
+    dsp_sync.bp,
 )
 for blueprint in blueprints:
     app.register_blueprint(blueprint)

@@ -28,13 +28,17 @@ OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 _REF = "#/components/schemas/{model}"
 _HEX_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
-#: The path parameters of every route: their schema and meaning (ids are UUID4 hex, share tokens ``{token_id}.{secret}``
-#: of ``secrets.token_urlsafe`` parts).
+#: The path parameters of every route: their schema and meaning (ids are UUID4 hex, conflict ids 96 bits of a SHA-256
+#: (``services/dsp_conflicts.conflict_id``), share tokens ``{token_id}.{secret}`` of ``secrets.token_urlsafe`` parts).
 PATH_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
     "release_id": (_HEX_ID, "The release's id."),
     "track_id": (_HEX_ID, "The track's id."),
     "collaborator_id": (_HEX_ID, "The collaborator's id."),
     "upload_id": (_HEX_ID, "The upload's id (the asset id)."),
+    "conflict_id": (
+        {"type": "string", "pattern": "^[0-9a-f]{24}$"},
+        "The DSP conflict's id (stable across re-syncs that find the same difference).",
+    ),
     "token_id": ({"type": "string", "pattern": "^[A-Za-z0-9_-]{12}$"}, "The share link's id (the token's first part)."),
     "token": (
         {"type": "string", "pattern": "^[A-Za-z0-9_-]{12}\\.[A-Za-z0-9_-]{43}$"},

@@ -46,6 +46,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "artwork_not_ready": (404, "The shared release has no ready artwork yet."),
     "size_not_available": (404, "The artwork has no image of this size."),
     "format_not_available": (404, "This size is not offered in this format (`details.available` lists those it is)."),
+    "conflict_not_found": (404, "No such DSP conflict on this release."),
     "method_not_allowed": (405, "The path does not serve this method (the `Allow` header lists those it does)."),
     "release_locked": (409, "The release is locked: nothing of it may change."),
     "fields_locked": (409, "These fields are frozen by the release's lock (`details.fields`)."),
@@ -60,6 +61,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "too_many_tracks": (409, "The release already holds the most tracks a release may hold."),
     "transaction_too_large": (409, "The change would write more items than one DynamoDB transaction takes."),
     "concurrent_modification": (409, "The release kept changing while the request was applied; try again."),
+    "not_released": (409, "A DSP sync needs a released or locked release."),
+    "conflict_already_resolved": (409, "The DSP conflict is already resolved."),
     "version_mismatch": (412, "`If-Match` names a version that is no longer current."),
     "too_large": (413, "The declared size is above the upload limit (`details.max_bytes`)."),
     "unsupported_media_type": (415, "The declared or sent content type is not accepted."),
@@ -68,8 +71,12 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "read_only_fields": (422, "The body names fields set only by the lifecycle."),
     "split_exceeds_total": (422, "The royalty splits of a pool would pass 100 %."),
     "track_order_mismatch": (422, "`track_ids` is not every track of the release exactly once."),
+    "merge_value_required": (422, "A `merge` resolution needs a `value`."),
+    "invalid_conflict_value": (422, "The `value` does not suit the conflict's field (`details` says what it takes)."),
+    "resolution_not_allowed": (422, "This resolution is not offered for this conflict (no `merge` of a whole track)."),
     "internal_error": (500, "An unexpected failure, logged with the request's `X-Request-Id`."),
     "throttled": (503, "DynamoDB kept cancelling the write; retry after `Retry-After` seconds."),
+    "queue_unavailable": (503, "The work could not be queued; retry after `Retry-After` seconds."),
 }
 #: The response headers the document describes, by name.
 HEADERS: dict[str, str] = {

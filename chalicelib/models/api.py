@@ -28,6 +28,7 @@ from chalicelib.models.catalogue import (
     ReleaseType,
 )
 from chalicelib.models.identifiers import Isrc, Upc
+from chalicelib.models.sync import ConflictResolution
 from chalicelib.models.text import MultilineText, NonBlankText, PlainText, check_single_line
 
 
@@ -314,3 +315,35 @@ class CreateShareLinkRequest(_Request):
     model_config = ConfigDict(json_schema_extra={"examples": [{"expires_in": 604800}]})
 
     expires_in: int | None = Field(default=None, strict=True)
+
+
+#: A merged value of a conflict: text (a title, an ISRC, a UPC, a ``YYYY-MM-DD`` date), a whole number (a duration in
+#: ms, a track or disc number) or a flag (``explicit``). Which one a field takes is the service's check.
+MergedValue = StrictBool | Annotated[int, Field(strict=True, ge=0, le=24 * 3600 * 1000)] | Title
+
+
+class ResolveConflictRequest(_Request):
+    """``POST /releases/{id}/conflicts/{conflict_id}/resolve``: the ``resolution`` (``keep_local``: the local value
+    stays; ``accept_dsp``: the DSP's value is taken; ``merge``: ``value`` is taken) and, with ``merge`` only, the
+    ``value``. Whether the value suits the conflict's field (an ISRC, a duration, a position, a flag, a title) is
+    checked by the service: 422 ``invalid_conflict_value``; ``merge`` without a value is 422
+    ``merge_value_required``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"resolution": "accept_dsp"},
+                {"resolution": "merge", "value": "Hidden Place (Remastered 2011)"},
+            ]
+        }
+    )
+
+    resolution: ConflictResolution
+    value: MergedValue | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _only_to_merge(cls, value: MergedValue | None, info: ValidationInfo) -> MergedValue | None:
+        if value is not None and info.data.get("resolution") != "merge":
+            raise ValueError('a value is only taken with "resolution": "merge"')
+        return value

@@ -1,6 +1,6 @@
 """Owner isolation over the whole route table: every operation that takes ids, called by owner B with owner A's ids
-(a release with a track, a collaborator, an upload and a share link), answers 404 as for an unknown id (403
-``admin_only`` on the administrator-only unlock) and changes nothing of A's.
+(a release with a track, a collaborator, an upload, a share link and a DSP conflict), answers 404 as for an unknown id
+(403 ``admin_only`` on the administrator-only unlock) and changes nothing of A's.
 
 The operations come from the contract (``OPERATIONS``), so a route added later is covered without editing this file;
 a new path parameter fails here until the fixture creates one. The fuzz run checks the same on what it reaches
@@ -18,6 +18,7 @@ from chalice.test import Client
 import app  # noqa: F401  (registers every operation)
 from chalicelib.api.contract import OPERATIONS, Operation
 from tests.integration.conftest import Aws, body_of, call, create_release, upload
+from tests.integration.sync_helpers import seed_conflict
 
 A, B = "owner-a", "owner-b"
 #: Operations that take ids and a token (the public ``/s/{token}`` routes are public by design).
@@ -44,6 +45,7 @@ def owned(client: Client, aws: Aws) -> dict[str, str]:
     )
     upload_id = upload(client, aws, release_id, b"not yet ingested", content_type="image/png", subject=A)
     link = body_of(call(client, "POST", f"/releases/{release_id}/share-links", {}, subject=A))
+    conflict = seed_conflict(release_id, track["id"])
     return {
         "release_id": release_id,
         "track_id": track["id"],
@@ -51,6 +53,7 @@ def owned(client: Client, aws: Aws) -> dict[str, str]:
         "upload_id": upload_id,
         "token_id": link["token_id"],
         "token": link["token"],
+        "conflict_id": conflict.id,
     }
 
 
@@ -62,6 +65,8 @@ def _snapshot(client: Client, ids: dict[str, str]) -> dict[str, Any]:
         f"{base}/history",
         f"{base}/share-links",
         f"{base}/artwork/uploads/{ids['upload_id']}",
+        f"{base}/sync/status",
+        f"{base}/conflicts",
     ]
     seen = {}
     for path in paths:
@@ -99,11 +104,12 @@ def test_another_owner_gets_404_and_changes_nothing(client: Client, owned: dict[
 
 def test_every_operation_with_ids_is_covered() -> None:
     # Guard: the parametrisation is the contract's; it covers every id-taking, token-taking operation there is.
-    assert len(ID_OPERATIONS) >= 27
+    assert len(ID_OPERATIONS) >= 31
     assert {name for op in ID_OPERATIONS for name in op.path_parameters} == {
         "release_id",
         "track_id",
         "collaborator_id",
         "upload_id",
         "token_id",
+        "conflict_id",
     }

@@ -171,8 +171,8 @@ def test_queues_dead_letter_after_five_receives_and_their_dead_letters_raise_an_
         "deadLetterTargetArn": {"Fn::GetAtt": [f"{dead_letters}Queue", "Arn"]},
         "maxReceiveCount": 5,
     }
-    # Lambda asks for a visibility timeout of at least six times the consumer's timeout ("Using Lambda with Amazon
-    # SQS"). Messages wait up to 14 days (the SQS maximum) through an outage.
+    # Six times the consumer's timeout (test_every_queue_outlasts_its_consumers_timeout). Messages wait up to 14 days
+    # (the SQS maximum) through an outage.
     assert properties["VisibilityTimeout"] == visibility_s
     assert properties["MessageRetentionPeriod"] == 1209600
     assert resources[f"{dead_letters}Queue"]["Properties"]["MessageRetentionPeriod"] == 1209600
@@ -184,6 +184,35 @@ def test_queues_dead_letter_after_five_receives_and_their_dead_letters_raise_an_
     shared = set(ingest_alarm) - {"AlarmName", "AlarmDescription", "Dimensions"}
     assert {key: alarm[key] for key in shared} == {key: ingest_alarm[key] for key in shared}
     assert _template()["Outputs"][f"{queue}QueueUrl"] == {"Value": {"Ref": f"{queue}Queue"}}
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_every_queue_outlasts_its_consumers_timeout(stage: str) -> None:
+    # Given every SQS consumer of the app (queue names of the stage it was imported for), its Lambda timeout in the
+    # deployed stage, and the template's queues by name
+    from chalice.app import SQSEventConfig
+
+    from app import app
+
+    config = _config()
+    functions = config["stages"][stage]["lambda_functions"]
+    queue_of = {
+        resource["Properties"]["QueueName"]["Fn::Sub"].replace("${Stage}", queues.STAGE): resource["Properties"]
+        for resource in _template()["Resources"].values()
+        if resource.get("Type") == "AWS::SQS::Queue"
+    }
+    consumers = [source for source in app.event_sources if isinstance(source, SQSEventConfig)]
+    assert {source.name for source in consumers} >= {"handle_ingest", "handle_cleanup", "handle_dsp_sync"}
+    for source in consumers:
+        timeout = functions.get(source.name, {}).get("lambda_timeout", config["lambda_timeout"])
+        queue = queue_of[source.queue]
+        visibility = queue.get("VisibilityTimeout", 30)  # the SQS default
+        # Then Lambda can map the queue (it refuses a visibility timeout below the function's timeout), and a queue
+        # that dead-letters hides a received message for six times the consumer's timeout ("Using Lambda with Amazon
+        # SQS"), so a run still going is not delivered again, counted as a receive, and dead-lettered early
+        assert timeout <= visibility, (source.name, timeout, visibility)
+        if "RedrivePolicy" in queue:
+            assert timeout * 6 <= visibility, (source.name, timeout, visibility)
 
 
 def test_the_table_declares_the_three_indexes_and_their_key_attributes() -> None:
@@ -320,6 +349,7 @@ def test_the_package_runs_every_function_on_python_3_12_and_on_its_stage_queues(
 
     # Then: every function (API, workers, schedules) on python3.12, with the stage's variables
     assert {"APIHandler", "HandleIngest", "HandleCleanup", "ResendPendingCleanups"} <= set(functions)
+    assert {"HandleDspSync", "HandleDspSyncDeadLetter", "EnqueueDueDspSyncs"} <= set(functions)
     assert {name: p["Runtime"] for name, p in functions.items()} == dict.fromkeys(functions, RUNTIME)
     for properties in functions.values():
         variables = properties["Environment"]["Variables"]
@@ -337,7 +367,7 @@ def test_the_package_runs_every_function_on_python_3_12_and_on_its_stage_queues(
         for event in properties.get("Events", {}).values()
         if event["Type"] == "SQS"
     }
-    assert consumed == {names[key] for key in ("ingest", "ingest_dlq", "cleanup", "cleanup_dlq")}
+    assert consumed == {names[key] for key in ("ingest", "ingest_dlq", "sync", "sync_dlq", "cleanup", "cleanup_dlq")}
     assert consumed <= set(declared)
     # and each consumer depends on its queue: an event source names its queue by ARN only, and Lambda refuses to map
     # a queue that does not exist yet, so without DependsOn a first deploy may fail

@@ -33,8 +33,13 @@ WORKER_ONLY_CODES = {
     "unsupported_format",
     "object_not_found",
     "object_replaced",
-    # QueueSendError: the services that send (release-now, delete) count and log a failed send, never answer it.
-    "queue_unavailable",
+    # The DSP providers' failures (chalicelib/providers/base.py) and the sync worker's retry (SyncRetryError): they
+    # end up in a sync status's ``services[].error.code`` / ``error.code`` or make SQS retry, never in an HTTP status.
+    "rate_limited",
+    "unavailable",
+    "unauthorised",
+    "bad_response",
+    "dsp_unavailable",
 }
 
 
