@@ -334,7 +334,11 @@ class ResolveConflictRequest(_Request):
             "examples": [
                 {"resolution": "accept_dsp"},
                 {"resolution": "merge", "value": "Hidden Place (Remastered 2011)"},
-            ]
+            ],
+            # What the two rules below say, for the document: a value with merge, and with merge only.
+            "if": {"properties": {"resolution": {"const": "merge"}}},
+            "then": {"required": ["value"], "properties": {"value": {"not": {"type": "null"}}}},
+            "else": {"properties": {"value": {"type": "null"}}},
         }
     )
 

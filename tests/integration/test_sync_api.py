@@ -165,6 +165,40 @@ def test_a_malformed_resolution_is_refused(client: Client, aws: Aws, body: Any, 
     assert body_of(response)["error"]["code"] == code
 
 
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"resolution": "keep_local"}, True),
+        ({"resolution": "accept_dsp", "value": None}, True),
+        ({"resolution": "merge", "value": "Hunter"}, True),
+        ({"resolution": "merge", "value": 203_000}, True),
+        ({"resolution": "merge", "value": False}, True),
+        ({"resolution": "keep_local", "value": "Hunter"}, False),
+        ({"resolution": "accept_dsp", "value": 0}, False),
+        ({"resolution": "merge"}, False),
+        ({"resolution": "merge", "value": None}, False),
+    ],
+)
+def test_the_document_states_when_a_value_goes_with_a_resolution(body: dict[str, Any], valid: bool) -> None:
+    from jsonschema import Draft202012Validator
+    from pydantic import ValidationError
+
+    from chalicelib.models.api import ResolveConflictRequest
+
+    # Given the request's JSON Schema as the document publishes it (a value with merge, and with merge only)
+    schema = ResolveConflictRequest.model_json_schema()
+    # When a body is checked against it, and parsed as the API parses it (a merge without a value passes the model
+    # and is refused by the service, 422 merge_value_required)
+    documented = Draft202012Validator(schema).is_valid(body)
+    try:
+        parsed = ResolveConflictRequest.model_validate(body)
+        accepted = not (parsed.resolution == "merge" and parsed.value is None)
+    except ValidationError:
+        accepted = False
+    # Then the document and the API agree
+    assert documented == accepted == valid
+
+
 def test_an_unknown_conflict_is_not_found(client: Client, aws: Aws) -> None:
     release_id = released(client)
     response = call(
