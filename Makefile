@@ -45,7 +45,7 @@ echo "Sleeve needs Python $(PYTHON_MINOR) and found none: no python$(PYTHON_MINO
 exit 1
 endef
 
-.PHONY: install run test test-unit test-integration test-e2e test-browser chromium token bench openapi lint format package clean \
+.PHONY: install run fake-dsp test test-unit test-integration test-e2e test-browser chromium token bench openapi lint format package clean \
   which-python FORCE
 
 $(STAMP): requirements.txt requirements-dev.txt $(STAMP_FORCE)
@@ -70,6 +70,12 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(PY) -m chalicelib.local
+
+# The fake DSP (Spotify, Apple Music, MusicBrainz in their documented formats) on 127.0.0.1:8099 with its sample
+# catalogue, for `make run` demos (README, "Walkthrough: DSP sync"); its SLEEVE_* settings go to FAKE_DSP_ENV too.
+FAKE_DSP_ENV ?= /tmp/sleeve-fake-dsp.env
+fake-dsp: $(STAMP)
+	$(PY) -m chalicelib.local.fake_dsp --env-file $(FAKE_DSP_ENV)
 
 test: lint chromium
 	$(PY) -m pytest -n 2 tests

@@ -1,11 +1,13 @@
-"""The README's two walkthroughs, replayed against the local stack; editing either without keeping it true fails here.
+"""The README's three walkthroughs, replayed against the local stack; editing one without keeping it true fails here.
 
 Catalogue: each ``api``/``admin`` line of its shell block becomes the same HTTP request here (no curl or jq needed):
 the line must answer 2xx, or the status its ``# → NNN`` comment announces; ``VAR=$(… | jq -r .field)`` captures a value
 for later lines, and a simple ``jq .a.b`` filter must find its path in the answer.
 
-Artwork: its block is fed whole to ``bash`` on stdin, as if pasted into a terminal at the checkout root, with ``API``
-and ``TOKEN`` pointing at the test stack; it needs curl and jq, and is skipped with a message when either is missing.
+Artwork and DSP sync: each block is fed whole to ``bash`` on stdin, as if pasted into a terminal at the checkout root,
+with ``API`` and ``TOKEN`` pointing at the test stack; they need curl and jq, and are skipped with a message when either
+is missing. The DSP sync's stack talks to the session's fake DSP, which holds the sample catalogue the README's
+``make fake-dsp`` serves; what the block prints must be the README's sample output (today's date for the local one).
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from PIL import Image
 
 from chalicelib.local.process import StackProcess
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import Api, Aws
+from tests.e2e.conftest import Api, FakeDspService, wait_for
 
 HEADING = "## Walkthrough: a release from draft to locked"
 ARTWORK_HEADING = "## Walkthrough: artwork"
+DSP_HEADING = "## Walkthrough: DSP sync"
+#: The date the README's sample output of the DSP walkthrough shows for the local release (release-now's "today").
+DSP_SAMPLE_DAY = "2026-11-26"
 _ASSIGNMENT = re.compile(r"^(\w+)=\$\((.*)\)$")
 _COMMENT = re.compile(r"\s{2,}#\s*(.*)$")
 _EXPECTED = re.compile(r"→\s*(\d{3})\b\s*(\w+)?")
@@ -53,11 +58,14 @@ class Step:
     expected_code: str | None
 
 
-def readme_block(heading: str) -> str:
-    """The text of the first ``sh`` block after ``heading`` (a whole ``## …`` line) in README.md."""
+def readme_block(heading: str, language: str = "sh", after: str = "") -> str:
+    """The text of the first ``language`` block after ``heading`` (a whole ``## …`` line) in README.md, or after the
+    first line of that section that starts with ``after``."""
     text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split(heading + "\n", 1)[1]
-    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+    if after:
+        section = section.split("\n" + after, 1)[1]
+    return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
 
 
 def walkthrough_block() -> list[str]:
@@ -124,7 +132,7 @@ def dig(document: Any, path: str) -> Any:
     return value
 
 
-def test_the_readme_walkthrough_runs_as_written(api: Api, aws: Aws, stack: StackProcess) -> None:
+def test_the_readme_walkthrough_runs_as_written(api: Api) -> None:
     tokens, days, steps = parse(walkthrough_block())
     assert {"TOKEN", "ADMIN"} <= set(tokens)
     assert len(steps) >= 20
@@ -172,13 +180,20 @@ def test_the_readme_walkthrough_runs_as_written(api: Api, aws: Aws, stack: Stack
         ("alice", "P-line fixed"),
         ("carol", "fix the P-line"),
     ]
-    # And releasing it asked for a DSP sync on the sync queue (whatever its stage prefix).
-    [queue_url] = [url for name, url in stack.queue_urls.items() if name.endswith("dsp-sync")]
-    messages = aws.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-        "Messages", []
-    )
-    requests = [json.loads(m["Body"]) for m in messages]
-    assert any(r["release_id"] == variables["RELEASE"] and r["reason"] == "released" for r in requests)
+
+    # And releasing it asked for a DSP sync, which the sync worker ran against the fake DSP: no service lists
+    # Homogenic's UPC, so it ended failed with not_found and changed nothing else (as the README says).
+    def settled() -> dict[str, Any] | None:
+        status: dict[str, Any] = api.get(f"/releases/{variables['RELEASE']}/sync/status").json()
+        return status if status["state"] not in ("never", "queued", "running") else None
+
+    status = wait_for(settled, timeout_s=60, what="the release's DSP sync")
+    assert (status["state"], status["error"]["code"]) == ("failed", "not_found"), status
+    assert {(s["service"], s["status"]) for s in status["services"]} == {
+        ("spotify", "not_found"),
+        ("apple_music", "not_found"),
+        ("musicbrainz", "not_found"),
+    }
 
 
 @pytest.fixture
@@ -222,3 +237,29 @@ def test_the_readme_artwork_walkthrough_runs_as_one_pasted_block(
     assert download[0] == f"download: 200 image/png, {saved.stat().st_size} bytes"
     with Image.open(saved) as image:
         assert (image.format, image.size) == ("PNG", (1400, 1400))
+
+
+def test_the_readme_dsp_sync_walkthrough_runs_as_one_pasted_block(
+    api: Api, stack: StackProcess, fake_dsp: FakeDspService, curl_and_jq: None
+) -> None:
+    # Given the README's DSP sync block, pasted whole into bash at the checkout root with the API and alice's token of
+    # the test stack, whose DSP settings point at the session's fake holding the sample catalogue
+    block = readme_block(DSP_HEADING)
+    expected = readme_block(DSP_HEADING, language="", after="It prints")
+    assert "API=${API:-http://127.0.0.1:8000}" in block and "/sync/status" in block
+    assert fake_dsp.fake.albums_by_upc("spotify", "506008412345"), "the sample catalogue's Glass Orchard is served"
+    token = api.headers("alice")["Authorization"].removeprefix("Bearer ")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLEEVE_", "AWS_"))}
+    env |= {"API": stack.api_url, "TOKEN": token}
+
+    # When it runs
+    result = subprocess.run(
+        ["bash"], input=block, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+
+    # Then it ends well and prints exactly the README's sample output: refused before release, the sync settled with
+    # conflicts, each service synced, the three conflicts, decisions applied by the last one, locked by the sync
+    output = f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    assert result.returncode == 0, output
+    today = datetime.now(UTC).date().isoformat()
+    assert result.stdout.splitlines() == expected.replace(DSP_SAMPLE_DAY, today).splitlines(), output
