@@ -222,7 +222,7 @@ class DspSyncService:
         except ValidationError as exc:
             log.warning("malformed DSP sync message dropped: %s", exc.errors(include_input=False, include_url=False))
             return "malformed"
-        # Merging and matching (jellyfish, munkres) load here, in the worker only: the API's routes never need them.
+        # Merging and matching (rapidfuzz, munkres) load here, in the worker only: the API's routes never need them.
         from chalicelib.services.dsp_merge import merge_releases
         from chalicelib.services.dsp_write import SyncPlanner
 
@@ -280,13 +280,17 @@ class DspSyncService:
     def _finish_without_data(
         self, running: StoredSyncState, message: SyncMessage, report: list[ServiceSync], started: datetime
     ) -> SyncOutcome:
-        """No service synced: the state ends ``failed`` (``no_providers`` when none is configured, else
-        ``not_found``), the request counts as served and the release is due again after ``dsp_retry_interval_s``."""
+        """No service synced: the state ends ``failed`` (``no_providers`` when none is configured, ``not_found``
+        when none lists the release, else ``dsp_failed`` naming each failure), the request counts as served and the
+        release is due again after ``dsp_retry_interval_s``."""
         configured = [s for s in report if s.status != "skipped"]
-        if configured:
-            error = ErrorInfo(code="not_found", message="No configured DSP lists this release (yet).")
-        else:
+        failures = [f"{s.service}: {s.error.code}" for s in configured if s.status == "failed" and s.error]
+        if not configured:
             error = ErrorInfo(code="no_providers", message="No DSP is configured.")
+        elif failures:
+            error = ErrorInfo(code="dsp_failed", message=f"No DSP answered usably ({', '.join(failures)}).")
+        else:
+            error = ErrorInfo(code="not_found", message="No configured DSP lists this release (yet).")
         retry = timedelta(seconds=self._settings.dsp_retry_interval_s)
         self._end(running, "failed", error, report, retry, served_at=started)
         return "no_providers"

@@ -540,3 +540,22 @@ def test_a_sync_request_that_cannot_be_queued_raises_and_the_state_says_so(clien
     # Then the state is failed with the queue's code, not left queued
     status = service.status(Identity(subject="alice"), release_id)
     assert status.state == "failed" and status.error is not None and status.error.code == "queue_unavailable"
+
+
+def test_services_that_all_fail_for_good_end_the_sync_failed_naming_each(client, fake, monkeypatch):
+    # Given Spotify refusing the app (Premium) and the others not configured
+    fake.add_album(album(TITLES))
+    use_fake(monkeypatch, fake, dsp_providers="spotify")
+    body = {"error": {"status": 403, "message": "Active premium subscription required for the owner of the app."}}
+    fake.inject(Fault(service="spotify", status=403, body=body, times=50))
+    release_id = released(client, [{"title": t} for t in TITLES])
+    # When it syncs
+    outcome = sync_service(fake, Settings()).handle_message(message_for(release_id))
+    # Then no retry is asked for (it would not help): the state is failed and names the failure
+    assert outcome == "no_providers"
+    status = sync_service(fake, Settings()).status(Identity(subject="alice"), release_id)
+    assert status.state == "failed" and status.error is not None
+    assert (status.error.code, status.error.message) == (
+        "dsp_failed",
+        "No DSP answered usably (spotify: unauthorised).",
+    )
