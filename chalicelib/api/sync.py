@@ -63,7 +63,7 @@ def sync_status(release_id: str) -> Reply:
 
     ``state`` (``never``, ``queued``, ``running``, ``synced``, ``conflicts``, ``failed`` with ``error``), each
     service's outcome with its external id, the track matches (by ISRC or by score) and the tracks left unmatched on
-    either side.
+    either side. Administrators may read any owner's.
     """
     return Reply(_service().status(identity_of(bp.current_request), release_id))
 
@@ -80,7 +80,7 @@ def list_conflicts(release_id: str) -> Reply:
     """List a release's DSP conflicts.
 
     Every difference between the local data and the DSPs' (and between the DSPs), open ones first, with the local
-    value, each service's value and, once resolved, the decision.
+    value, each service's value and, once resolved, the decision. Administrators may read any owner's.
     """
     return Reply(_service().conflicts(identity_of(bp.current_request), release_id))
 

@@ -27,15 +27,19 @@ def handle_dsp_sync(event: SQSEvent) -> None:
     """
     from chalicelib.container import get_dsp_sync_service
     from chalicelib.logs import get_worker_logger
+    from chalicelib.services.dsp_sync import SyncRetryError
 
     log = get_worker_logger()
     service = get_dsp_sync_service()
     for message in event:
-        outcome = service.handle_message(message.body)
-        log.info(
-            "dsp sync finished",
-            extra={"message_id": _message_id(message), "receive_count": _receive_count(message), "outcome": outcome},
-        )
+        where = {"message_id": _message_id(message), "receive_count": _receive_count(message)}
+        try:
+            outcome = service.handle_message(message.body)
+        except SyncRetryError as exc:
+            # Raised on purpose: SQS delivers the message again; the receive count says how close the DLQ is.
+            log.warning("dsp sync will be retried", extra={**where, "services": exc.details.get("services")})
+            raise
+        log.info("dsp sync finished", extra={**where, "outcome": outcome})
 
 
 @bp.on_sqs_message(queue=SYNC_DEAD_LETTER_QUEUE, batch_size=1)

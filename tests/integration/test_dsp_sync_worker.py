@@ -209,6 +209,9 @@ def test_a_message_that_keeps_failing_reaches_the_dead_letter_queue_and_ends_fai
     assert status["error"]["code"] == "dead_lettered"
     release = body_of(call(client, "GET", f"/releases/{release_id}"))
     assert (release["production_status"], release["lock_status"]) == ("released", "partial_lock")
+    retried = _logged(caplog, "dsp sync will be retried")
+    assert [(r.levelname, _extra(r, "receive_count")) for r in retried] == [("WARNING", n) for n in range(1, 6)]
+    assert _extra(retried[0], "services") == dict.fromkeys(["spotify", "apple_music", "musicbrainz"], "unavailable")
     (line,) = _logged(caplog, "dsp sync dead-lettered")
     assert (line.levelname, _extra(line, "marked_failed")) == ("ERROR", True)
 
