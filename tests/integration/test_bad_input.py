@@ -17,6 +17,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
+from chalicelib.api.contract import OPERATIONS
 from chalicelib.api.fallback import is_fallback
 from chalicelib.container import reset_container
 from chalicelib.local.devserver import GreedyRouteMatcher
@@ -65,6 +66,7 @@ def ids(client: Client) -> dict[str, str]:
         "upload_id": "u" * 32,
         "token_id": "t" * 12,
         "token": "t" * 12 + "." + "s" * 43,
+        "conflict_id": "c" * 24,
         "proxy+": "no/such/route",
     }
 
@@ -95,9 +97,11 @@ def test_deeply_nested_json_never_answers_500(client, ids, path, method):
     entry = app.routes[path][method]
     # When any route of the app receives it
     response = call(client, method, _concrete(path, ids), DEEP)
-    # Then a route that reads a body refuses it with 400 invalid_json, and no route answers 500
+    # Then a route that reads a body refuses it with 400 invalid_json, and no route answers 500 (a write that takes no
+    # body, such as POST /releases/{id}/sync, ignores it)
     assert response.status_code < 500, response.body
-    if method in BODY_METHODS and not is_fallback(entry.view_name):
+    operation = OPERATIONS.get((method, path))
+    if method in BODY_METHODS and not is_fallback(entry.view_name) and operation and operation.body is not None:
         _assert_error_shape(response, 400, "invalid_json")
 
 
