@@ -263,6 +263,7 @@ def test_function_roles_reach_every_resource_of_their_stage(stage: str) -> None:
     for action in table_actions:
         assert _allows(f"dynamodb:{action}", table), action
     assert _allows("dynamodb:Query", f"{table}/index/gsi2")
+    assert _allows("dynamodb:Query", f"{table}/index/gsi3")  # the DSP-sync schedule's releases due for sync
     # S3: read, write and delete under the three prefixes; list the bucket (a missing key answers 404, and the
     # cleanup worker finds what a release left)
     for prefix in ("uploads", "media", "derived"):
