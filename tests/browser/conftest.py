@@ -15,6 +15,7 @@ import pytest
 from tests.e2e.conftest import (  # noqa: F401  (fixtures shared with the e2e tier)
     api,
     aws,
+    fake_dsp,
     jwt_secret,
     pytest_runtest_makereport,
     stack,
