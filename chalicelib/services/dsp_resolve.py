@@ -7,15 +7,14 @@ Resolving is the sync's own path: it works on a partially locked or locked relea
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from chalicelib.errors import ConflictError, NotFoundError, UnprocessableError
-from chalicelib.models.catalogue import HistoryEntry, ReleaseDetail
+from chalicelib.models.catalogue import ReleaseDetail
 from chalicelib.models.domain import Identity
 from chalicelib.models.sync import ConflictResolution, ConflictValue, DspConflict
 from chalicelib.models.views import ResolveOutcome
-from chalicelib.services.catalogue import Catalogue, IfMatch, check_version
+from chalicelib.services.catalogue import Catalogue, IfMatch, check_version, history_entry
 from chalicelib.services.dsp_apply import SYSTEM, apply_changes, checked_value, open_count, plan_lock, release_decisions
 from chalicelib.store.catalogue import CatalogueWrite
 
@@ -124,7 +123,7 @@ def resolve_conflict(
             else (conflict.dsp_value if resolution == "accept_dsp" else None),
         }
         status = release.production_status
-        history = [_entry(detail, identity.subject, status, now, metadata)]
+        history = [history_entry(release, status, status, identity.subject, now, None, metadata)]
         changes: dict[str, Any] = {"dsp_conflicts": conflicts}
         applied = open_count(conflicts) == 0
         if not applied:
@@ -136,7 +135,10 @@ def resolve_conflict(
             if lock is not None:
                 changes.update(lock.changes)
                 lock_metadata = {**lock.metadata, "action": "resolve_conflict", "conflict_id": conflict_id}
-                history.append(_entry(detail, SYSTEM, "locked", now, lock_metadata, "Every DSP conflict is resolved."))
+                reason = "Every DSP conflict is resolved."
+                history.append(
+                    history_entry(release, release.production_status, "locked", SYSTEM, now, reason, lock_metadata)
+                )
         return catalogue.write(
             detail,
             changes,
@@ -162,24 +164,3 @@ def resolve_conflict(
         locked_by_sync=release.locked_by_sync,
     )
     return outcome, release.version
-
-
-def _entry(
-    detail: ReleaseDetail,
-    actor: str,
-    to_status: Any,
-    now: Any,
-    metadata: dict[str, Any],
-    reason: str | None = None,
-) -> HistoryEntry:
-    release = detail.release
-    return HistoryEntry(
-        id=uuid.uuid4().hex,
-        release_id=release.id,
-        from_status=release.production_status,
-        to_status=to_status,
-        changed_by=actor,
-        changed_at=now,
-        reason=reason,
-        metadata=metadata,
-    )

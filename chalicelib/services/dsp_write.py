@@ -6,17 +6,16 @@ transaction, or, when it does not fit in one, the idempotent track fills first i
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from chalicelib.errors import ConflictError
-from chalicelib.models.catalogue import HistoryEntry, Release, ReleaseDetail
+from chalicelib.models.catalogue import ReleaseDetail
 from chalicelib.models.domain import Identity
 from chalicelib.models.sync import DspConflict, ErrorInfo, ServiceSync
 from chalicelib.providers.base import DSP_SERVICES
-from chalicelib.services.catalogue import Catalogue
+from chalicelib.services.catalogue import Catalogue, history_entry
 from chalicelib.services.dsp_apply import (
     SYSTEM,
     apply_changes,
@@ -124,11 +123,13 @@ class SyncPlanner:
             if lock is not None:
                 changes.update(lock.changes)
                 metadata = {**lock.metadata, "action": "dsp_sync", "services": merged.services}
-                entry = self._entry(release, "locked", now, "Synced with the DSPs: no open conflict.", metadata)
+                reason = "Synced with the DSPs: no open conflict."
+                entry = history_entry(release, release.production_status, "locked", SYSTEM, now, reason, metadata)
         self.outcome = "conflicts" if open_now else "synced"
         if entry is None and (track_changes.put or track_changes.delete or _changed(release.dsp_conflicts, conflicts)):
             metadata = {"action": "dsp_sync", "services": merged.services, "open_conflicts": open_now}
-            entry = self._entry(release, release.production_status, now, None, metadata)
+            status = release.production_status
+            entry = history_entry(release, status, status, SYSTEM, now, None, metadata)
         state = self._running.model_copy(
             update={
                 "state": self.outcome,
@@ -197,21 +198,6 @@ class SyncPlanner:
                 )
             reopened.append(conflict)
         return reopened
-
-    @staticmethod
-    def _entry(
-        release: Release, to_status: Any, now: datetime, reason: str | None, metadata: dict[str, Any]
-    ) -> HistoryEntry:
-        return HistoryEntry(
-            id=uuid.uuid4().hex,
-            release_id=release.id,
-            from_status=release.production_status,
-            to_status=to_status,
-            changed_by=SYSTEM,
-            changed_at=now,
-            reason=reason,
-            metadata=metadata,
-        )
 
 
 def _changed(before: Sequence[DspConflict], after: Sequence[DspConflict]) -> bool:
