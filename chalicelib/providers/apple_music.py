@@ -21,10 +21,24 @@ from typing import Any, Self
 
 import httpx
 import jwt
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, SecretStr
 
 from chalicelib.models.identifiers import normalise_isrc
+from chalicelib.providers import parsing
+from chalicelib.providers.apple_music_models import (
+    AppleAlbum,
+    AppleAlbumAttributes,
+    AppleAlbumRelationships,
+    AppleAlbumsResponse,
+    AppleResourceRef,
+    AppleResourceRefs,
+    AppleSong,
+    AppleSongAttributes,
+    AppleSongRelationships,
+    AppleSongsResponse,
+    AppleSongWithAlbums,
+    AppleTracksRelationship,
+)
 from chalicelib.providers.base import (
     NOT_CONFIGURED,
     DspMedium,
@@ -40,6 +54,26 @@ from chalicelib.providers.http import HttpPolicy, ProviderHttp
 
 log = logging.getLogger(__name__)
 
+__all__ = [  # the response models stay importable from here
+    "AppleAlbum",
+    "AppleAlbumAttributes",
+    "AppleAlbumRelationships",
+    "AppleAlbumsResponse",
+    "AppleMusicClient",
+    "AppleResourceRef",
+    "AppleResourceRefs",
+    "AppleSong",
+    "AppleSongAttributes",
+    "AppleSongRelationships",
+    "AppleSongWithAlbums",
+    "AppleSongsResponse",
+    "AppleTracksRelationship",
+    "error_message",
+    "explicit_of",
+    "parse_payload",
+    "release_date",
+]
+
 SERVICE: DspService = "apple_music"
 #: The developer token's lifetime. Apple allows up to 15,777,000 s (6 months); Sleeve signs its own tokens in
 #: process and sends them only to Apple, so a short life costs one ECDSA signature an hour and limits what a leaked
@@ -53,110 +87,10 @@ MAX_TRACK_PAGES = 20
 ISRCS_PER_REQUEST = 25
 
 
-# -- the documented response shapes (only the fields Sleeve reads; others are ignored) ------------------------------
-
-
-class AppleSongAttributes(BaseModel):
-    """``Songs.Attributes`` (music videos on an album's track list share these): ``contentRating`` is
-    ``explicit``, ``clean`` or absent (not rated); ``isrc``, ``trackNumber`` and ``discNumber`` may be absent."""
-
-    model_config = ConfigDict(alias_generator=to_camel)
-
-    name: str
-    duration_in_millis: int | None = Field(default=None, ge=0)
-    isrc: str | None = None
-    track_number: int | None = Field(default=None, ge=1)
-    disc_number: int | None = Field(default=None, ge=1)
-    content_rating: str | None = None
-
-
-class AppleSong(BaseModel):
-    """A song (or music-video) resource: ``id``, ``type`` and its attributes."""
-
-    id: str
-    type: str
-    attributes: AppleSongAttributes
-
-
-class AppleResourceRef(BaseModel):
-    """A relationship's identifier-only resource: ``id``, ``type``, ``href``."""
-
-    id: str
-    type: str
-
-
-class AppleTracksRelationship(BaseModel):
-    """An album's ``tracks`` relationship (or ``GET …/albums/{id}/tracks``): songs in order, ``next`` when more."""
-
-    data: list[AppleSong]
-    next: str | None = None
-
-
-class AppleAlbumRelationships(BaseModel):
-    """An album's relationships: its ``tracks`` (included by default, with attributes)."""
-
-    tracks: AppleTracksRelationship
-
-
-class AppleAlbumAttributes(BaseModel):
-    """``Albums.Attributes``: ``upc``, ``releaseDate`` (``YYYY-MM-DD``, or only a year) and ``url`` may be absent."""
-
-    model_config = ConfigDict(alias_generator=to_camel)
-
-    name: str
-    artist_name: str | None = None
-    upc: str | None = None
-    release_date: str | None = None
-    url: str | None = None
-
-
-class AppleAlbum(BaseModel):
-    """An album resource with its attributes and relationships."""
-
-    id: str
-    attributes: AppleAlbumAttributes
-    relationships: AppleAlbumRelationships
-
-
-class AppleAlbumsResponse(BaseModel):
-    """``AlbumsResponse``: ``{"data": [album…]}`` (empty when nothing matches the filter)."""
-
-    data: list[AppleAlbum]
-
-
-class AppleResourceRefs(BaseModel):
-    """A relationship holding identifier-only resources."""
-
-    data: list[AppleResourceRef]
-
-
-class AppleSongRelationships(BaseModel):
-    """A song's relationships: its ``albums`` (identifiers only, by default)."""
-
-    albums: AppleResourceRefs | None = None
-
-
-class AppleSongWithAlbums(AppleSong):
-    """A song resource as ``filter[isrc]`` answers it, with its ``albums`` relationship."""
-
-    relationships: AppleSongRelationships = AppleSongRelationships()
-
-
-class AppleSongsResponse(BaseModel):
-    """``SongsResponse``: ``{"data": [song…]}``."""
-
-    data: list[AppleSongWithAlbums]
-
-
 def parse_payload[ModelT: BaseModel](model: type[ModelT], payload: Any, what: str) -> ModelT:
-    """``payload`` validated as ``model``; raises ``ProviderBadResponseError`` naming only the fields that failed."""
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        fields = sorted({".".join(str(part) for part in error["loc"]) or "(body)" for error in exc.errors()})
-        raise ProviderBadResponseError(
-            SERVICE, f"Apple Music answered {what} in an unexpected shape (fields: {', '.join(fields[:5])})"
-        ) from None
+    """``payload`` validated as ``model`` (``parsing.parse_payload`` for Apple Music): raises
+    ``ProviderBadResponseError`` naming only the fields that failed."""
+    return parsing.parse_payload(SERVICE, "Apple Music", model, payload, what)
 
 
 def error_message(response: httpx.Response) -> str | None:
@@ -303,12 +237,7 @@ class AppleMusicClient:
         assert self._api is not None
         headers = {"Authorization": f"Bearer {self.developer_token()}"}
         response = self._api.request("GET", url, params=params, headers=headers)
-        try:
-            return response.json()
-        except ValueError:
-            raise ProviderBadResponseError(
-                SERVICE, f"Apple Music answered {what} with a body that is not JSON"
-            ) from None
+        return parsing.json_body(SERVICE, "Apple Music", response, what)
 
     # -- the lookups ----------------------------------------------------------------------------------------------
 

@@ -21,9 +21,10 @@ from datetime import date
 from typing import Any, Literal, Self
 
 import httpx
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr
 
 from chalicelib.models.identifiers import normalise_isrc
+from chalicelib.providers import parsing
 from chalicelib.providers.base import (
     NOT_CONFIGURED,
     DspMedium,
@@ -37,8 +38,42 @@ from chalicelib.providers.base import (
     same_gtin,
 )
 from chalicelib.providers.http import HttpPolicy, ProviderHttp
+from chalicelib.providers.spotify_models import (
+    SpotifyAlbum,
+    SpotifyAlbumPage,
+    SpotifyAlbumSearch,
+    SpotifyArtist,
+    SpotifyExternalIds,
+    SpotifyFullTrackPage,
+    SpotifySimplifiedAlbum,
+    SpotifySimplifiedTrack,
+    SpotifyToken,
+    SpotifyTrack,
+    SpotifyTrackPage,
+    SpotifyTrackSearch,
+)
 
 log = logging.getLogger(__name__)
+
+__all__ = [  # the response models stay importable from here
+    "SpotifyAlbum",
+    "SpotifyAlbumPage",
+    "SpotifyAlbumSearch",
+    "SpotifyArtist",
+    "SpotifyClient",
+    "SpotifyExternalIds",
+    "SpotifyFullTrackPage",
+    "SpotifySimplifiedAlbum",
+    "SpotifySimplifiedTrack",
+    "SpotifyToken",
+    "SpotifyTrack",
+    "SpotifyTrackPage",
+    "SpotifyTrackSearch",
+    "compact_isrc",
+    "error_message",
+    "parse_payload",
+    "release_date",
+]
 
 SERVICE: DspService = "spotify"
 #: Search results asked for: development-mode apps get 400 "Invalid limit" above 10 (February 2026 migration guide).
@@ -49,110 +84,11 @@ TOKEN_MARGIN_S = 60.0
 #: Harmony's observation: Spotify's ``upc:`` search sometimes finds a 12-digit UPC only zero-padded to 14 digits.
 PADDED_GTIN_LENGTH = 14
 
-# -- the documented response shapes (only the fields Sleeve reads; others are ignored) ------------------------------
-
-
-class SpotifyExternalIds(BaseModel):
-    """``external_ids`` of an album (``upc``/``ean``) or a track (``isrc``); any of them may be absent."""
-
-    isrc: str | None = None
-    upc: str | None = None
-    ean: str | None = None
-
-
-class SpotifyArtist(BaseModel):
-    """A simplified artist object."""
-
-    id: str | None = None
-    name: str
-
-
-class SpotifySimplifiedTrack(BaseModel):
-    """A simplified track object (an album's ``tracks.items``): positions and duration, no ``external_ids``."""
-
-    id: str
-    name: str
-    disc_number: int = Field(ge=1)
-    track_number: int = Field(ge=1)
-    duration_ms: int = Field(ge=0)
-    explicit: bool
-
-
-class SpotifySimplifiedAlbum(BaseModel):
-    """A simplified album object (search results, a track's ``album``)."""
-
-    id: str
-    name: str
-    release_date: str | None = None
-    release_date_precision: Literal["year", "month", "day"] | None = None
-    artists: list[SpotifyArtist] = []
-    external_urls: dict[str, str] = {}
-
-
-class SpotifyTrack(SpotifySimplifiedTrack):
-    """A track object (``GET /tracks/{id}``, track search results): ``external_ids.isrc`` and its ``album``."""
-
-    external_ids: SpotifyExternalIds = SpotifyExternalIds()
-    album: SpotifySimplifiedAlbum
-
-
-class SpotifyTrackPage(BaseModel):
-    """A paging object of simplified tracks (``GET /albums/{id}/tracks``, an album's ``tracks``)."""
-
-    items: list[SpotifySimplifiedTrack]
-    next: str | None = None
-    total: int = Field(ge=0)
-
-
-class SpotifyAlbum(SpotifySimplifiedAlbum):
-    """An album object (``GET /albums/{id}``): ``external_ids.upc`` and the first page of its tracks."""
-
-    external_ids: SpotifyExternalIds = SpotifyExternalIds()
-    tracks: SpotifyTrackPage
-
-
-class SpotifyAlbumPage(BaseModel):
-    """A paging object of simplified albums."""
-
-    items: list[SpotifySimplifiedAlbum]
-
-
-class SpotifyAlbumSearch(BaseModel):
-    """``GET /search?type=album``."""
-
-    albums: SpotifyAlbumPage
-
-
-class SpotifyFullTrackPage(BaseModel):
-    """A paging object of track objects."""
-
-    items: list[SpotifyTrack]
-
-
-class SpotifyTrackSearch(BaseModel):
-    """``GET /search?type=track``."""
-
-    tracks: SpotifyFullTrackPage
-
-
-class SpotifyToken(BaseModel):
-    """The client-credentials token response: ``access_token``, ``token_type`` ``Bearer``, ``expires_in`` seconds."""
-
-    access_token: SecretStr
-    token_type: str
-    expires_in: int = Field(gt=0)
-
 
 def parse_payload[ModelT: BaseModel](model: type[ModelT], payload: Any, what: str) -> ModelT:
-    """``payload`` validated as ``model``; raises ``ProviderBadResponseError`` naming only the fields that failed
-    (never their values: a token response must not reach a message)."""
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        fields = sorted({".".join(str(part) for part in error["loc"]) or "(body)" for error in exc.errors()})
-        raise ProviderBadResponseError(
-            SERVICE, f"Spotify answered {what} in an unexpected shape (fields: {', '.join(fields[:5])})"
-        ) from None
+    """``payload`` validated as ``model`` (``parsing.parse_payload`` for Spotify): raises ``ProviderBadResponseError``
+    naming only the fields that failed (never their values: a token response must not reach a message)."""
+    return parsing.parse_payload(SERVICE, "Spotify", model, payload, what)
 
 
 def error_message(response: httpx.Response) -> str | None:
@@ -423,10 +359,7 @@ class SpotifyClient:
 
 
 def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise ProviderBadResponseError(SERVICE, f"Spotify answered {what} with a body that is not JSON") from None
+    return parsing.json_body(SERVICE, "Spotify", response, what)
 
 
 def _status(exc: ProviderFailure) -> int | None:
