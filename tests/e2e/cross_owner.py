@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -98,12 +99,27 @@ class CrossOwnerProbe:
             return all(str(value) in self.owned for value in parameters.values())
 
     def probe(self, case: Any) -> None:
-        """Read A's data, send ``case`` with B's token, read again; the result waits for the check."""
+        """Read A's data, send ``case`` with B's token, read again; the result waits for the check.
+
+        A's release also changes on its own: a release-now or a sync request of A's starts a DSP sync in the stack's
+        worker, which writes the release a moment later. So when A's data changed around B's request on a path under
+        a release, the probe waits until that release's sync has settled and tries once more; B's copy fails the
+        check only if its first try succeeded or A's data changes again (an isolation bug repeats, a sync does not).
+        """
         if not self.wants(case):
             return
         # A read changes nothing by contract (and not_a_server_error/the schema checks watch it), so only the copies
         # of writes pay for reading A's data around them.
         reads = [] if case.method.upper() in ("GET", "HEAD") else self._snapshot_paths(case)
+        result = self._try(case, reads)
+        release_id = (case.path_parameters or {}).get("release_id")
+        if result.before != result.after and release_id is not None and not 200 <= result.status < 300:
+            self._wait_for_sync(str(release_id))
+            result = self._try(case, reads)
+        with self.lock:
+            self.results[case.id] = result
+
+    def _try(self, case: Any, reads: list[str]) -> ProbeResult:
         before = self._read(reads)
         request = case.as_transport_kwargs(base_url=self.base_url)
         headers = {name: value for name, value in request.pop("headers").items() if name.lower() != "authorization"}
@@ -113,14 +129,24 @@ class CrossOwnerProbe:
         with self.lock:
             self.probes += 1
             self.tried[_key(case)] += 1
-            self.results[case.id] = ProbeResult(
-                method=case.method.upper(),
-                path=case.formatted_path,
-                status=answer.status_code,
-                body=answer.text[:500],
-                before=before,
-                after=after,
-            )
+        return ProbeResult(
+            method=case.method.upper(),
+            path=case.formatted_path,
+            status=answer.status_code,
+            body=answer.text[:500],
+            before=before,
+            after=after,
+        )
+
+    def _wait_for_sync(self, release_id: str, timeout_s: float = 20.0) -> None:
+        """Wait (at most ``timeout_s``) until A's release has no DSP sync queued or running."""
+        deadline = time.monotonic() + timeout_s
+        path = f"{self.base_url}/releases/{quote(release_id, safe='')}/sync/status"
+        while time.monotonic() < deadline:
+            answer = self.session.get(path, headers={"Authorization": f"Bearer {self.owner_a}"}, timeout=self.timeout_s)
+            if answer.status_code != 200 or answer.json().get("state") not in ("queued", "running"):
+                return
+            time.sleep(0.2)
 
     def verdict(self, case: Any, response: Any) -> str | None:
         """Why B's copy of ``case`` breaks isolation, or ``None``; A's ``response`` decides what B must get."""
