@@ -23,7 +23,6 @@ import httpx
 import jwt
 from pydantic import BaseModel, SecretStr
 
-from chalicelib.models.identifiers import normalise_isrc
 from chalicelib.providers import parsing
 from chalicelib.providers.apple_music_models import (
     AppleAlbum,
@@ -41,7 +40,6 @@ from chalicelib.providers.apple_music_models import (
 )
 from chalicelib.providers.base import (
     NOT_CONFIGURED,
-    DspMedium,
     DspRelease,
     DspService,
     DspTrack,
@@ -166,9 +164,7 @@ class AppleMusicClient:
         """A client for ``settings`` (``apple_music_api_url``, ``apple_music_storefront``, ``apple_music_team_id``,
         ``apple_music_key_id``, ``apple_music_private_key`` and the ``provider_*`` timeouts/retries); ``transport``
         replaces the network in tests, ``sleep`` the retries' waits. Never raises for missing credentials."""
-        key = settings.apple_music_private_key
-        if key is not None and not key.get_secret_value().strip():
-            key = None
+        key = parsing.secret_or_none(settings.apple_music_private_key, strip=True)
         team_id, key_id = settings.apple_music_team_id or None, settings.apple_music_key_id or None
         configured = team_id is not None and key_id is not None and key is not None
         api = (
@@ -272,12 +268,7 @@ class AppleMusicClient:
         return albums[0]
 
     def _album_by_isrcs(self, isrcs: Sequence[str]) -> AppleAlbum:
-        wanted: list[str] = []
-        for value in isrcs:
-            try:
-                wanted.append(normalise_isrc(value))
-            except ValueError:
-                continue
+        wanted = parsing.valid_isrcs(isrcs)
         for start in range(0, len(wanted), ISRCS_PER_REQUEST):
             batch = wanted[start : start + ISRCS_PER_REQUEST]
             payload = self._get(self._catalog("songs"), "the song filter", params={"filter[isrc]": ",".join(batch)})
@@ -335,10 +326,7 @@ class AppleMusicClient:
                     explicit=explicit_of(attributes.content_rating),
                 )
             )
-        media = [
-            DspMedium(position=disc, tracks=sorted(tracks, key=lambda track: track.track_number))
-            for disc, tracks in sorted(by_disc.items())
-        ]
+        media = parsing.media_of(by_disc)
         return DspRelease(
             service=SERVICE,
             external_id=album.id,
@@ -352,11 +340,4 @@ class AppleMusicClient:
 
 
 def _compact(value: str | None, song_id: str = "") -> str | None:
-    if not value:
-        return None
-    try:
-        return normalise_isrc(value)
-    except ValueError:
-        if song_id:
-            log.warning("apple_music: song %s states an invalid ISRC; ignored", song_id)
-        return None
+    return parsing.compact_isrc(value, logger=log, item=f"apple_music: song {song_id}" if song_id else "")

@@ -23,11 +23,9 @@ from typing import Any, Literal, Self
 import httpx
 from pydantic import BaseModel, SecretStr
 
-from chalicelib.models.identifiers import normalise_isrc
 from chalicelib.providers import parsing
 from chalicelib.providers.base import (
     NOT_CONFIGURED,
-    DspMedium,
     DspRelease,
     DspService,
     DspTrack,
@@ -122,13 +120,7 @@ def release_date(value: str | None, precision: str | None) -> date | None:
 
 def compact_isrc(value: str | None, track_id: str) -> str | None:
     """The compact ISRC, or None when the service has none or one that is not a valid ISRC (logged, not raised)."""
-    if not value:
-        return None
-    try:
-        return normalise_isrc(value)
-    except ValueError:
-        log.warning("spotify: track %s states an invalid ISRC; ignored", track_id)
-        return None
+    return parsing.compact_isrc(value, logger=log, item=f"spotify: track {track_id}")
 
 
 class SpotifyClient:
@@ -170,9 +162,7 @@ class SpotifyClient:
         ``spotify_client_secret`` and the ``provider_*`` timeouts/retries); ``transport`` replaces the network in
         tests (``httpx.MockTransport``), ``sleep`` the retries' waits. Never raises for missing credentials."""
         client_id = settings.spotify_client_id or None
-        secret = settings.spotify_client_secret
-        if secret is not None and not secret.get_secret_value():
-            secret = None
+        secret = parsing.secret_or_none(settings.spotify_client_secret)
         if client_id is None or secret is None:
             return cls(client_id=None, client_secret=None, api=None, accounts=None,
                        api_url=settings.spotify_api_url, clock=clock)  # fmt: skip
@@ -297,12 +287,7 @@ class SpotifyClient:
         raise ProviderNotFoundError(SERVICE, f"Spotify has no album with UPC {upc}")
 
     def _album_by_isrcs(self, isrcs: Sequence[str]) -> SpotifyAlbum:
-        wanted: list[str] = []
-        for value in isrcs:
-            try:
-                wanted.append(normalise_isrc(value))
-            except ValueError:  # the caller's malformed ISRC: nothing to search for
-                continue
+        wanted = parsing.valid_isrcs(isrcs)
         for isrc in wanted:
             found = parse_payload(SpotifyTrackSearch, self._search(f"isrc:{isrc}", "track"), "the track search")
             for track in found.tracks.items:
@@ -342,10 +327,7 @@ class SpotifyClient:
                 explicit=full.explicit,
             )
             by_disc.setdefault(track.disc_number, []).append(track)
-        media = [
-            DspMedium(position=disc, tracks=sorted(tracks, key=lambda track: track.track_number))
-            for disc, tracks in sorted(by_disc.items())
-        ]
+        media = parsing.media_of(by_disc)
         return DspRelease(
             service=SERVICE,
             external_id=album.id,
