@@ -3,12 +3,10 @@ and the client against the fake Apple Music of chalicelib/local/fake_dsp. Never 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,8 +32,8 @@ from chalicelib.providers.base import (
     ProviderUnauthorisedError,
     ProviderUnavailableError,
 )
+from tests.unit.provider_support import Clock, MockService, load_fixture, provider_settings
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dsp"
 API = "https://api.music.apple.com/v1"
 TEAM_ID = "TEAM123456"
 KEY_ID = "KEY7654321"
@@ -51,14 +49,11 @@ PUBLIC_PEM = (
 )
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
+fixture = load_fixture
 
 
 def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "bucket_name": "b",
-        "jwt_secret": "s",
         "apple_music_api_url": API,
         "apple_music_storefront": "us",
         "apple_music_team_id": TEAM_ID,
@@ -67,33 +62,18 @@ def make_settings(**overrides: Any) -> Settings:
         "provider_max_retries": 2,
         **overrides,
     }
-    return Settings(**values)
+    return provider_settings(**values)
 
 
-class Clock:
-    def __init__(self, now: float = 1_790_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Apple:
+class Apple(MockService):
     """A MockTransport serving the fixtures by path and query; ``answer_once`` overrides a path's next answer."""
 
     def __init__(self) -> None:
-        self.calls: list[httpx.Request] = []
+        super().__init__()
         self.albums_by_upc = fixture("apple_music_albums_by_upc")
-        self.overrides: dict[str, list[Callable[[httpx.Request], httpx.Response]]] = {}
 
-    def answer_once(self, path: str, response: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.overrides.setdefault(path, []).append(response)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append(request)
+    def answer(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if self.overrides.get(path):
-            return self.overrides[path].pop(0)(request)
         if not request.headers.get("Authorization", "").startswith("Bearer "):
             return httpx.Response(401, json=fixture("apple_music_error_unauthorized"))
         if path == "/v1/catalog/us/albums":
@@ -105,9 +85,6 @@ class Apple:
         if path == "/v1/catalog/us/songs":
             return httpx.Response(200, json=fixture("apple_music_songs_by_isrc"))
         return httpx.Response(404, json={"errors": [{"status": "404", "code": "40400", "title": "Not Found"}]})
-
-    def paths(self) -> list[str]:
-        return [f"{request.method} {request.url.path}" for request in self.calls]
 
 
 def client_for(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any) -> AppleMusicClient:

@@ -4,10 +4,7 @@ lookup, errors, the User-Agent and the process-wide one-request-per-second limit
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,8 +14,8 @@ from chalicelib.config import Settings
 from chalicelib.providers.base import DspProvider, ProviderBadResponseError, ProviderNotFoundError
 from chalicelib.providers.http import RateLimiter
 from chalicelib.providers.musicbrainz import MusicBrainzClient, barcode_query, process_limiter
+from tests.unit.provider_support import FakeTime, load_fixture, provider_settings
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dsp"
 BASE = "https://mb.test/ws/2"
 USER_AGENT = "SleeveTest/1.0 ( ops@example.org )"
 DIGITAL = "8f2a6c1e-3b4d-4e5f-9a0b-1c2d3e4f5a6b"  # the digital release (5 tracks on 2 media)
@@ -28,23 +25,7 @@ UPC = "602435867129"  # the 12-digit UPC-A; MusicBrainz stores the EAN-13 060243
 
 
 def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / f"musicbrainz_{name}.json").read_text())
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-Route = Callable[[httpx.Request], httpx.Response]
+    return load_fixture(f"musicbrainz_{name}")
 
 
 class MusicBrainzStub:
@@ -74,13 +55,7 @@ class MusicBrainzStub:
 
 
 def settings(**values: Any) -> Settings:
-    return Settings(
-        bucket_name="b",
-        jwt_secret="s",
-        musicbrainz_api_url=BASE,
-        musicbrainz_user_agent=USER_AGENT,
-        **values,
-    )  # type: ignore[call-arg]
+    return provider_settings(musicbrainz_api_url=BASE, musicbrainz_user_agent=USER_AGENT, **values)
 
 
 def client_for(stub: MusicBrainzStub, time: FakeTime | None = None, interval: float = 0.0) -> MusicBrainzClient:

@@ -19,24 +19,10 @@ from chalicelib.providers.base import (
     ProviderUnavailableError,
 )
 from chalicelib.providers.http import HttpPolicy, ProviderHttp, RateLimiter
+from tests.unit.provider_support import FakeTime
 
 BASE = "https://api.example.test/v1"
 SECRET = "s3cr3t-t0k3n-value"
-
-
-class FakeTime:
-    """A monotonic clock that only moves when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 Step = httpx.Response | Exception
@@ -66,7 +52,7 @@ def make_http(
     headers: dict[str, str] | None = None,
 ) -> tuple[ProviderHttp, list[httpx.Request], FakeTime]:
     transport, seen = scripted(steps)
-    time = FakeTime()
+    time = FakeTime(100.0)
     http = ProviderHttp(
         "spotify",
         BASE,

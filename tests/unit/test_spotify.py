@@ -4,11 +4,9 @@ client against the fake Spotify of chalicelib/local/fake_dsp. Never the network.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,8 +24,8 @@ from chalicelib.providers.base import (
     ProviderUnavailableError,
 )
 from chalicelib.providers.spotify import SEARCH_LIMIT_MAX, TOKEN_MARGIN_S, SpotifyClient, release_date
+from tests.unit.provider_support import Clock, MockService, load_fixture, provider_settings
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dsp"
 API = "https://api.spotify.com/v1"
 ACCOUNTS = "https://accounts.spotify.com"
 CLIENT_ID = "sleeve-test-client-id"
@@ -37,8 +35,7 @@ TRACK_IDS = ["6rqhFgbbKwnb9MLmUQDhG6", "2takcwOaAZWiXQijPHIx7B", "1zB4vmk8tFRmM9
 UPC = "196922512346"
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
+fixture = load_fixture
 
 
 ACCESS_TOKEN = fixture("spotify_token")["access_token"]
@@ -46,8 +43,6 @@ ACCESS_TOKEN = fixture("spotify_token")["access_token"]
 
 def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "bucket_name": "b",
-        "jwt_secret": "s",
         "spotify_api_url": API,
         "spotify_accounts_url": ACCOUNTS,
         "spotify_client_id": CLIENT_ID,
@@ -56,36 +51,19 @@ def make_settings(**overrides: Any) -> Settings:
         "provider_backoff_base_s": 0.5,
         **overrides,
     }
-    return Settings(**values)
+    return provider_settings(**values)
 
 
-class Clock:
-    """An injectable wall clock (seconds)."""
-
-    def __init__(self, now: float = 1_790_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Spotify:
+class Spotify(MockService):
     """A MockTransport serving the fixtures by path; ``overrides`` answer a path (optionally only its first N calls)
     differently; ``calls`` records every request."""
 
     def __init__(self) -> None:
-        self.calls: list[httpx.Request] = []
+        super().__init__()
         self.album = fixture("spotify_album")
-        self.overrides: dict[str, list[Callable[[httpx.Request], httpx.Response]]] = {}
 
-    def answer_once(self, path: str, response: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.overrides.setdefault(path, []).append(response)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append(request)
+    def answer(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if self.overrides.get(path):
-            return self.overrides[path].pop(0)(request)
         if path == "/api/token":
             return httpx.Response(200, json=fixture("spotify_token"))
         if request.headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
@@ -101,9 +79,6 @@ class Spotify:
             if path == f"/v1/tracks/{track_id}":
                 return httpx.Response(200, json=fixture(f"spotify_track_{number}"))
         return httpx.Response(404, json={"error": {"status": 404, "message": "Resource not found"}})
-
-    def paths(self) -> list[str]:
-        return [f"{request.method} {request.url.path}" for request in self.calls]
 
 
 def client_for(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any) -> SpotifyClient:
