@@ -4,13 +4,15 @@ and a MockTransport handler base that records requests and lets a test override 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from chalicelib.config import Settings
+from chalicelib.local.fake_dsp import FakeAlbum, FakeTrack
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dsp"
 
@@ -74,3 +76,25 @@ class MockService:
 
     def paths(self) -> list[str]:
         return [f"{request.method} {request.url.path}" for request in self.calls]
+
+
+def fake_album(tracks: int, upc: str, *, explicit: Collection[int] = (), **kwargs: Any) -> FakeAlbum:
+    """A fake DSP album "Tidal Lines" by Lumen Harbor with ``tracks`` tracks (``Track {n}``, 180 000 + n ms, ISRC
+    ``GBAYE26{n:05d}``), the track numbers in ``explicit`` explicit; ``kwargs`` override ``FakeAlbum``'s fields."""
+    return FakeAlbum(
+        upc=upc,
+        title="Tidal Lines",
+        artist="Lumen Harbor",
+        release_date=date(2026, 3, 13),
+        tracks=[
+            FakeTrack(
+                title=f"Track {n}",
+                track_number=n,
+                duration_ms=180_000 + n,
+                isrc=f"GBAYE26{n:05d}",
+                explicit=n in explicit,
+            )
+            for n in range(1, tracks + 1)
+        ],
+        **kwargs,
+    )

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from chalicelib.config import Settings
-from chalicelib.local.fake_dsp import FakeAlbum, FakeDsp, FakeTrack
+from chalicelib.local.fake_dsp import FakeAlbum, FakeDsp
 from chalicelib.local.fake_dsp import apple_music as fake_apple
 from chalicelib.providers.apple_music import (
     TOKEN_LIFETIME_S,
@@ -32,6 +32,7 @@ from chalicelib.providers.base import (
     ProviderUnauthorisedError,
     ProviderUnavailableError,
 )
+from tests.unit import provider_support
 from tests.unit.provider_support import Clock, MockService, load_fixture, provider_settings
 
 API = "https://api.music.apple.com/v1"
@@ -352,19 +353,7 @@ def test_no_key_or_token_reaches_a_log_record_or_an_error(caplog: pytest.LogCapt
 
 
 def fake_album(tracks: int, **kwargs: Any) -> FakeAlbum:
-    return FakeAlbum(
-        upc=UPC,
-        title="Tidal Lines",
-        artist="Lumen Harbor",
-        release_date=date(2026, 3, 13),
-        tracks=[
-            FakeTrack(
-                title=f"Track {n}", track_number=n, duration_ms=180_000 + n, isrc=f"GBAYE26{n:05d}", explicit=n == 2
-            )
-            for n in range(1, tracks + 1)
-        ],
-        **kwargs,
-    )
+    return provider_support.fake_album(tracks, UPC, explicit={2}, **kwargs)
 
 
 def fake_client(fake: FakeDsp, **overrides: Any) -> AppleMusicClient:

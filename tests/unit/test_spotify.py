@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from chalicelib.config import Settings
-from chalicelib.local.fake_dsp import FakeAlbum, FakeDsp, FakeTrack
+from chalicelib.local.fake_dsp import FakeAlbum, FakeDsp
 from chalicelib.local.fake_dsp import spotify as fake_spotify
 from chalicelib.providers.base import (
     NOT_CONFIGURED,
@@ -24,6 +24,7 @@ from chalicelib.providers.base import (
     ProviderUnavailableError,
 )
 from chalicelib.providers.spotify import SEARCH_LIMIT_MAX, TOKEN_MARGIN_S, SpotifyClient, release_date
+from tests.unit import provider_support
 from tests.unit.provider_support import Clock, MockService, load_fixture, provider_settings
 
 API = "https://api.spotify.com/v1"
@@ -431,17 +432,7 @@ def test_no_secret_or_token_reaches_a_log_record_or_an_error(caplog: pytest.LogC
 
 
 def fake_album(tracks: int, **kwargs: Any) -> FakeAlbum:
-    return FakeAlbum(
-        upc=UPC,
-        title="Tidal Lines",
-        artist="Lumen Harbor",
-        release_date=date(2026, 3, 13),
-        tracks=[
-            FakeTrack(title=f"Track {n}", track_number=n, duration_ms=180_000 + n, isrc=f"GBAYE26{n:05d}")
-            for n in range(1, tracks + 1)
-        ],
-        **kwargs,
-    )
+    return provider_support.fake_album(tracks, UPC, **kwargs)
 
 
 def fake_client(fake: FakeDsp, **overrides: Any) -> SpotifyClient:
