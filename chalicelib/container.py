@@ -275,7 +275,11 @@ _FACTORIES = (
 
 
 def reset_container() -> None:
-    """Forget every built object and the settings (tests change the environment between cases)."""
+    """Forget every built object and the settings (tests change the environment between cases); the DSP clients built
+    so far are closed first (their httpx connection pools)."""
+    if get_dsp_providers.cache_info().currsize:
+        for provider in get_dsp_providers():
+            provider.close()
     reset_settings()
     for factory in _FACTORIES:
         factory.cache_clear()

@@ -441,3 +441,24 @@ def test_an_empty_provider_list_builds_no_client(monkeypatch: pytest.MonkeyPatch
 
     # Then no client is built
     assert get_dsp_providers() == []
+
+
+def test_resetting_the_container_closes_the_clients_it_built(
+    monkeypatch: pytest.MonkeyPatch, fresh_container: None
+) -> None:
+    from chalicelib.container import get_dsp_providers, reset_container
+
+    # Given the three clients built once (none needs to reach anything to be built)
+    monkeypatch.setenv("SLEEVE_BUCKET_NAME", "b")
+    monkeypatch.setenv("SLEEVE_JWT_SECRET", "s")
+    providers = get_dsp_providers()
+    closed: list[str] = []
+    for provider in providers:
+        monkeypatch.setattr(provider, "close", lambda service=provider.service: closed.append(service))
+
+    # When the container is reset
+    reset_container()
+
+    # Then each was closed once, and the next call builds new ones
+    assert closed == ["spotify", "apple_music", "musicbrainz"]
+    assert get_dsp_providers() is not providers
