@@ -170,6 +170,9 @@ def get_dsp_providers() -> list[DspProvider]:
     return providers
 
 
+_DSP_PROVIDERS = get_dsp_providers
+
+
 @lru_cache(maxsize=1)
 def get_release_service() -> ReleaseService:
     """The release service (with its lifecycle, track and collaborator services)."""
@@ -277,8 +280,9 @@ _FACTORIES = (
 def reset_container() -> None:
     """Forget every built object and the settings (tests change the environment between cases); the DSP clients built
     so far are closed first (their httpx connection pools)."""
-    if get_dsp_providers.cache_info().currsize:
-        for provider in get_dsp_providers():
+    # The factory itself, not the module attribute: tests may swap ``get_dsp_providers`` for a plain function.
+    if _DSP_PROVIDERS.cache_info().currsize:
+        for provider in _DSP_PROVIDERS():
             provider.close()
     reset_settings()
     for factory in _FACTORIES:
