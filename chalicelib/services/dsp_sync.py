@@ -154,9 +154,15 @@ class DspSyncService:
 
     def status(self, identity: Identity, release_id: str) -> SyncStatus:
         """Where the release's sync stands (one GetItem for the release, one for the state). ``synced`` and
-        ``conflicts`` follow the release's open conflicts, so a resolve needs no state write."""
-        release = self._owned(identity, release_id, admin_may_read=True)
+        ``conflicts`` follow the release's open conflicts, so a resolve needs no state write.
+
+        The state item is read before the release: a sync's final state is written in the same transaction as the
+        release and its only earlier writes (``queued``, ``running``) come before that transaction, so a final state
+        read first is always paired with the release that transaction wrote. Read the other way round, a write landing
+        between the two reads showed ``synced`` (the old release's conflicts) for a sync that had found conflicts.
+        """
         stored = self._states.get(release_id)
+        release = self._owned(identity, release_id, admin_may_read=True)
         open_conflicts = open_count(release.dsp_conflicts)
         if stored is None:
             pending = release.production_status in SYNCABLE and release.dsp_sync_due_at is not None

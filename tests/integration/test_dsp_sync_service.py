@@ -559,3 +559,28 @@ def test_services_that_all_fail_for_good_end_the_sync_failed_naming_each(client,
         "dsp_failed",
         "No DSP answered usably (spotify: unauthorised).",
     )
+
+
+def test_a_status_read_while_the_syncs_write_lands_never_shows_synced_over_open_conflicts(client, fake, monkeypatch):
+    # Given a released release whose sync will find a conflict (a title the DSPs spell otherwise)
+    fake.add_album(album(TITLES))
+    local = [{"title": t, "isrc": ISRCS[i]} for i, t in enumerate(TITLES)]
+    local[0]["title"] = "Hunter (Demo)"
+    release_id = released(client, local)
+    service = sync_service(fake)
+    # and the sync's one transaction landing while the status route reads (the state item and the release are two
+    # reads: the write lands right before the state item is read)
+    original_get = SyncStateRepository.get
+    landed: list[str] = []
+
+    def get_while_the_write_lands(self, wanted):
+        if not landed:
+            landed.append(service.handle_message(message_for(release_id)))
+        return original_get(self, wanted)
+
+    monkeypatch.setattr(SyncStateRepository, "get", get_while_the_write_lands)
+    # When the owner reads the status
+    status = service.status(Identity(subject="alice"), release_id)
+    # Then it shows the conflict the sync found, never a `synced` made of the old release and the new state
+    assert landed == ["conflicts"]
+    assert (status.state, status.open_conflicts) == ("conflicts", 1)
