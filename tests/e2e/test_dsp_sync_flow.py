@@ -374,8 +374,18 @@ def test_a_sync_that_keeps_failing_reaches_the_dead_letter_queue_and_ends_failed
         )
 
         # Then after the queue's five receives the message reaches the DLQ, whose consumer ends the sync failed
+        server_errors: list[str] = []
+
         def dead_lettered() -> dict[str, Any] | None:
-            status: dict[str, Any] = timers.api.get(f"/releases/{release_id}/sync/status", subject=subject).json()
+            answer = timers.api.get(f"/releases/{release_id}/sync/status", subject=subject)
+            if answer.status_code >= 500:
+                # This stack's moto records every request and serves the worker's retries, the schedule every 3 s and
+                # this 0.1 s poll at once; a 5xx of the read is kept for the report, not the DLQ path's failure.
+                server_errors.append(f"{answer.status_code} {answer.text[:300]}")
+                print(f"GET sync/status answered {server_errors[-1]}; stack log:\n{timers.stack.log_tail()}")
+                return None
+            assert answer.status_code == 200, (answer.status_code, answer.text)
+            status: dict[str, Any] = answer.json()
             return (
                 status
                 if status["state"] == "failed" and (status["error"] or {}).get("code") == "dead_lettered"
@@ -386,6 +396,7 @@ def test_a_sync_that_keeps_failing_reaches_the_dead_letter_queue_and_ends_failed
     finally:
         timers.dsp.fake.faults.clear()
     assert {s["status"] for s in status["services"]} <= {"failed"}, status
+    assert len(server_errors) <= 2, server_errors
     release = timers.api.get(f"/releases/{release_id}", subject=subject).json()
     assert release["production_status"] == "released" and not release["locked_by_sync"]
     dead = [r for r in log_records(timers.stack) if r.get("message") == "dsp sync dead-lettered"]
