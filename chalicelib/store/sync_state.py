@@ -81,10 +81,17 @@ class SyncStateRepository:
     sync's catalogue transaction instead (``CatalogueWrite.sync_state``)."""
 
     def get(self, release_id: str) -> StoredSyncState | None:
-        """The release's sync state (GetItem, strongly consistent), or None when it never had one."""
+        """The release's sync state (GetItem, strongly consistent), or None when it never had one.
+
+        An item holding nothing but its keys also reads as None: DynamoDB applies an UpdateItem atomically, but moto
+        server (the embedded stack) creates the item of an UpdateItem first and sets its attributes after, so a read
+        in another thread can see the bare item for a moment (seen as a 500 of ``GET …/sync/status`` in the e2e tier).
+        """
         try:
             record = SyncStateRecord.get(release_partition(release_id), SYNC_STATE_SK, consistent_read=True)
         except DoesNotExist:
+            return None
+        if record.state is None:
             return None
         return sync_state_of(record)
 

@@ -584,3 +584,26 @@ def test_a_status_read_while_the_syncs_write_lands_never_shows_synced_over_open_
     # Then it shows the conflict the sync found, never a `synced` made of the old release and the new state
     assert landed == ["conflicts"]
     assert (status.state, status.open_conflicts) == ("conflicts", 1)
+
+
+def test_a_sync_state_item_caught_holding_only_its_keys_reads_as_none_yet(client, fake):
+    # Given a released release whose sync-state item exists with nothing but its keys: what a read in another thread
+    # sees while moto server applies an UpdateItem that creates the item (it stores the bare item first)
+    import boto3
+
+    from chalicelib.config import get_settings
+    from chalicelib.store.catalogue_records import release_partition
+    from chalicelib.store.sync_state import SYNC_STATE_SK
+
+    fake.add_album(album(TITLES))
+    release_id = released(client, [{"title": t} for t in TITLES])
+    boto3.client("dynamodb", region_name=get_settings().aws_region).put_item(
+        TableName=get_settings().table_name,
+        Item={"pk": {"S": release_partition(release_id)}, "sk": {"S": SYNC_STATE_SK}},
+    )
+    # When the state is read, and the owner asks for the status
+    stored = SyncStateRepository().get(release_id)
+    status = sync_service(fake).status(Identity(subject="alice"), release_id)
+    # Then there is no state yet (not a validation error, which answered 500): the released release's sync is queued
+    assert stored is None
+    assert (status.state, status.services) == ("queued", [])
