@@ -21,6 +21,7 @@ APP_NAME = "sleeve"
 #: Minutes between two runs of the DSP-sync schedule (EventBridge ``rate()`` takes whole minutes; at most a day).
 ScheduleMinutes = Annotated[int, Field(ge=1, le=24 * 60)]
 DEFAULT_DSP_SYNC_SCHEDULE_MINUTES = 60
+DEFAULT_JOBS_SCHEDULE_MINUTES = 5
 
 
 def stage_resource_name(stage: str, suffix: str = "") -> str:
@@ -128,6 +129,49 @@ class Settings(BaseSettings):
     # decorated, so chalicelib/workers/queues.py reads SLEEVE_DSP_SYNC_SCHEDULE_MINUTES at import with this same type;
     # the local stage sets 1 so the embedded stack picks due releases up within a minute.
     dsp_sync_schedule_minutes: ScheduleMinutes = DEFAULT_DSP_SYNC_SCHEDULE_MINUTES
+
+    # -- AI upscaling and jobs (chalicelib/providers/replicate.py, local_upscaler.py; services/enhancement.py) ---------
+    # Every asynchronous AI job runs from this queue (its DLQ ends a job ``failed``).
+    jobs_queue_name: str = Field(default_factory=_default_name("jobs"))
+    # Which upscaler runs a new job: ``auto`` picks Replicate when SLEEVE_REPLICATE_API_TOKEN is set, else the local
+    # Real-ESRGAN when the laptop extra is installed, else plain Lanczos resampling (recorded as not AI).
+    upscaler: Literal["auto", "replicate", "local", "lanczos"] = "auto"
+    replicate_api_url: str = "https://api.replicate.com/v1"
+    replicate_api_token: SecretStr | None = None
+    replicate_upscale_model: str = "nightmareai/real-esrgan"
+    # A pinned model version; without it the model's ``latest_version.id`` is read once and cached.
+    replicate_upscale_version: str | None = None
+    # The Standard Webhooks signing secret Replicate gives (``whsec_…``); without it every webhook is refused (401)
+    # and jobs complete through the poller.
+    replicate_webhook_secret: SecretStr | None = None
+    # The public URL of ``POST /webhooks/replicate`` given to Replicate (default
+    # ``{public_base_url}/webhooks/replicate``); with neither, predictions get no webhook and the poller completes them.
+    replicate_webhook_url: str | None = None
+    # Output files: downloaded at once (Replicate deletes them after an hour), https only, at most this many bytes,
+    # within this many seconds. ``replicate_output_allow_http`` is for the local fake server only.
+    replicate_output_max_bytes: int = Field(default=50_000_000, gt=0)
+    replicate_output_timeout_s: float = Field(default=30.0, gt=0)
+    replicate_output_allow_http: bool = False
+    # A running prediction whose webhook has not come for this long is asked for by the poller.
+    replicate_poll_after_s: int = Field(default=60, ge=0)
+    # Webhooks whose ``webhook-timestamp`` is further than this from now are refused (Standard Webhooks: 5 minutes).
+    webhook_tolerance_s: int = Field(default=300, gt=0)
+    # The local Real-ESRGAN subprocess is killed (and its job fails) after this long.
+    local_upscale_timeout_s: int = Field(default=300, gt=0)
+    # Enhancement policy (px, on the original's short side): at or above ``enhance_not_needed_px`` nothing is done
+    # (409 not_needed); below ``auto_enhance_below_px`` a job starts by itself after ingest when the owner allows it.
+    # The result is brought to at least ``enhance_target_px`` (the ``large`` variant's side).
+    enhance_not_needed_px: int = Field(default=1400, gt=0)
+    auto_enhance_below_px: int = Field(default=300, ge=0)
+    enhance_target_px: int = Field(default=1400, gt=0)
+    # Deadlines: a job still ``queued`` this long after it was queued, or ``running`` this long after it started, is
+    # re-queued by the reaper (at most ``job_max_attempts`` runs in all), then ended ``failed`` (deadline_exceeded).
+    job_queued_deadline_s: int = Field(default=900, gt=0)
+    job_running_deadline_s: int = Field(default=1800, gt=0)
+    job_max_attempts: int = Field(default=3, ge=1, le=10)
+    # Minutes between runs of the job reaper and the prediction poller (read at import by workers/queues.py, like
+    # the DSP schedule); the local stage sets 1.
+    jobs_schedule_minutes: ScheduleMinutes = DEFAULT_JOBS_SCHEDULE_MINUTES
 
     @field_validator("dsp_providers", mode="before")
     @classmethod
