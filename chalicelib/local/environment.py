@@ -23,6 +23,8 @@ class StackError(Exception):
 
 # Set by the stack whatever .chalice/config.json or the shell says: they describe the emulator that was just started.
 _STACK_OWNED = ("SLEEVE_STAGE", "SLEEVE_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL")
+#: The API route Replicate's webhooks are POSTed to (``POST /webhooks/replicate``).
+REPLICATE_WEBHOOK_PATH = "/webhooks/replicate"
 # Never let a developer's real AWS identity leak into the local stack (the config's dummy keys must win).
 _CLEARED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
@@ -78,6 +80,17 @@ def build_environment(
     return env
 
 
+def api_environment(env: Mapping[str, str], api_url: str) -> dict[str, str]:
+    """The variables that need the local API's address, known only once it listens (``api_url``, e.g.
+    ``http://127.0.0.1:8000``): ``SLEEVE_REPLICATE_WEBHOOK_URL`` = ``{api_url}/webhooks/replicate``, so that Replicate
+    (locally: the fake Replicate server on loopback) can call the stack back. Empty when ``env`` already names a
+    webhook URL or a ``SLEEVE_PUBLIC_BASE_URL`` (the app derives the webhook URL from that one, e.g. a tunnel's).
+    """
+    if env.get("SLEEVE_REPLICATE_WEBHOOK_URL") or env.get("SLEEVE_PUBLIC_BASE_URL"):
+        return {}
+    return {"SLEEVE_REPLICATE_WEBHOOK_URL": api_url.rstrip("/") + REPLICATE_WEBHOOK_PATH}
+
+
 def check_environment(env: Mapping[str, str], resources: ProvisionResult) -> None:
     """Fail fast when config.json names a table, bucket or queue that infra/template.json does not declare.
 
@@ -111,6 +124,15 @@ class EnvironPatch:
         for key in _CLEARED:
             os.environ.pop(key, None)
         os.environ.update(self._values)
+        _reset_app_caches()
+
+    def update(self, values: Mapping[str, str]) -> None:
+        """Set more variables after :meth:`apply` (restored with the others) and drop the app's cached settings."""
+        for key in values:
+            if key not in self._saved:
+                self._saved[key] = os.environ.get(key)
+        self._values.update(values)
+        os.environ.update(values)
         _reset_app_caches()
 
     def restore(self) -> None:

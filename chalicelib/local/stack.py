@@ -19,6 +19,7 @@ from chalicelib.local.environment import (
     PROJECT_DIR,
     EnvironPatch,
     StackError,
+    api_environment,
     build_environment,
     check_environment,
     load_chalice_config,
@@ -184,6 +185,10 @@ def start_stack(
 
         api = start_api_server(chalice_app, config, host, api_port)
         started.append(api)
+        # The API's port is known now (0 = a free one): point Replicate's webhooks at it.
+        late = api_environment(env, api.url)
+        env.update(late)
+        patch.update(late)
         pump = EventPump(
             chalice_app,
             session.client("sqs", endpoint_url=moto.url),
