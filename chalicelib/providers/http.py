@@ -137,7 +137,7 @@ class ProviderHttp:
 
     def __init__(
         self,
-        service: DspService,
+        service: DspService | str,
         base_url: str,
         policy: HttpPolicy,
         *,
@@ -149,7 +149,7 @@ class ProviderHttp:
         jitter: Callable[[], float] = random.random,
         limiter: RateLimiter | None = None,
     ) -> None:
-        self.service: DspService = service
+        self.service: DspService | str = service
         self.policy = policy
         self.limiter = limiter or RateLimiter(policy.min_interval_s, clock=clock, sleep=sleep)
         self._error_message = error_message
@@ -170,11 +170,13 @@ class ProviderHttp:
         *,
         params: Params = None,
         data: Data = None,
+        json: Any = None,
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | tuple[str, str] | None = None,
     ) -> httpx.Response:
         """Send one request and return its 2xx response, retrying what may pass on a second try.
 
+        ``json``: a JSON request body (Replicate's ``POST /predictions``), ``data`` a form body.
         ``url`` is relative to the base URL (``"albums/1"`` or ``"/albums/1"``) or absolute on the base URL's host
         (Spotify's ``next`` links; another host is refused with ``ProviderBadResponseError``, so the client's
         credentials never travel there). Retries 5xx, timeouts and connection errors with full-jitter backoff, and
@@ -186,7 +188,9 @@ class ProviderHttp:
         the retries), ``ProviderUnauthorisedError`` (401/403, with the service's message), ``ProviderNotFoundError``
         (404), ``ProviderBadResponseError`` (any other status).
         """
-        target = self._client.build_request(method, self._relative(url), params=params, data=data, headers=headers)
+        target = self._client.build_request(
+            method, self._relative(url), params=params, data=data, json=json, headers=headers
+        )
         path = target.url.path
         base = self._client.base_url
         if (target.url.scheme, target.url.host, target.url.port) != (base.scheme, base.host, base.port):
