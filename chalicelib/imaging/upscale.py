@@ -1,0 +1,114 @@
+"""Resampling for upscaling jobs: untrusted bytes -> upright sRGB pixels -> Lanczos-resized PNG. Bytes in, bytes out.
+
+Used by the ``lanczos`` provider (the whole job), by the enhancement service to top a model's output up to the target
+size, and by the local Real-ESRGAN worker to decode its input and encode its output the same way.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+from PIL import Image, ImageOps
+
+from chalicelib.errors import ImageRejectedError
+from chalicelib.imaging.colour import to_srgb
+from chalicelib.imaging.decode import load_image, normalise_mode, open_image
+from chalicelib.imaging.specs import DEFAULT_MAX_PIXELS, PNG_COMPRESS_LEVEL
+
+
+def decode_srgb(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode ``data`` (JPEG/PNG/WebP, first frame) into upright 8-bit sRGB pixels, mode RGB or RGBA.
+
+    The same rules as the ingest pipeline's variants: refusals before decoding (``open_image``), EXIF orientation
+    applied, colours converted through the embedded ICC profile (none = sRGB), alpha kept. Raises
+    ``ImageRejectedError`` (``empty_file``, ``unsupported_format``, ``decompression_bomb`` above ``max_pixels``
+    declared pixels, ``corrupt_image``).
+    """
+    source, fmt = open_image(data, max_pixels=max_pixels)
+    try:
+        load_image(source, fmt)
+        icc_profile = source.info.get("icc_profile") or None
+        ImageOps.exif_transpose(source, in_place=True)
+        pixels = to_srgb(normalise_mode(source), icc_profile)
+        # to_srgb may hand back `source` itself, whose pixels close() would free.
+        return pixels.copy() if pixels is source else pixels
+    finally:
+        source.close()
+
+
+def encode_png(pixels: Image.Image) -> bytes:
+    """``pixels`` as a PNG without metadata (zlib level ``PNG_COMPRESS_LEVEL``); an RGBA image that is fully opaque
+    is written as RGB (an alpha plane would only cost bytes)."""
+    if pixels.mode == "RGBA" and pixels.getchannel("A").getextrema()[0] == 255:
+        pixels = pixels.convert("RGB")
+    buffer = io.BytesIO()
+    pixels.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+def check_output_size(width: int, height: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Refuse an upscale whose result (``width`` x ``height`` px) the ingest of that result would refuse anyway.
+
+    Raises ``ImageRejectedError(code="decompression_bomb")`` with ``details`` ``max_pixels``, ``width``, ``height``,
+    ``pixels`` when ``width * height > max_pixels`` (the same limit and code as ``open_image``).
+    """
+    if width * height > max_pixels:
+        raise ImageRejectedError(
+            f"The upscaled image would be {width}x{height} px, more than {max_pixels} pixels.",
+            code="decompression_bomb",
+            details={"max_pixels": max_pixels, "width": width, "height": height, "pixels": width * height},
+        )
+
+
+def resize_lanczos(pixels: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``pixels`` resampled to ``size`` (width, height px) with Pillow's Lanczos filter (a = 3); alpha is resampled
+    premultiplied by Pillow, so transparent edges do not bleed colour."""
+    return pixels.resize(size, Image.Resampling.LANCZOS)
+
+
+def resample(data: bytes, *, scale: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[bytes, int, int]:
+    """Enlarge ``data`` ``scale`` times on both axes with Lanczos: the ``lanczos`` provider's whole job.
+
+    Returns ``(png, width, height)`` (px, upright, sRGB, RGB or RGBA). Raises ``ValueError`` for ``scale < 1`` (a
+    caller bug) and ``ImageRejectedError`` for input ``decode_srgb`` refuses or an output above ``max_pixels``.
+    """
+    if scale < 1:
+        raise ValueError(f"scale must be at least 1, not {scale}")
+    pixels = decode_srgb(data, max_pixels=max_pixels)
+    size = (pixels.width * scale, pixels.height * scale)
+    check_output_size(*size, max_pixels=max_pixels)
+    if scale > 1:
+        pixels = resize_lanczos(pixels, size)
+    return encode_png(pixels), size[0], size[1]
+
+
+def top_up_size(width: int, height: int, target_px: int) -> tuple[int, int]:
+    """The smallest size with the aspect ratio of ``width`` x ``height`` whose short side is at least ``target_px``
+    (both px); the size itself when its short side is already there. The long side is rounded, never below 1."""
+    short_side = min(width, height)
+    if short_side >= target_px:
+        return width, height
+    ratio = target_px / short_side
+    if width <= height:
+        return target_px, max(target_px, math.floor(height * ratio + 0.5))
+    return max(target_px, math.floor(width * ratio + 0.5)), target_px
+
+
+def top_up(data: bytes, *, target_px: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[bytes, int, int, bool]:
+    """Bring ``data``'s short side up to ``target_px`` (px) with Lanczos, keeping the aspect ratio: what finishes an
+    upscale whose model stopped short of the target (a 128 px cover x4 is 512 px; the ``large`` variant is 1400 px).
+
+    Returns ``(png, width, height, resampled)``; ``resampled`` is False when the short side was already at least
+    ``target_px`` (the image is then re-encoded as PNG, pixels unchanged apart from the upright/sRGB rules of
+    ``decode_srgb``). Raises ``ValueError`` for ``target_px < 1`` and ``ImageRejectedError`` as ``resample``.
+    """
+    if target_px < 1:
+        raise ValueError(f"target_px must be at least 1, not {target_px}")
+    pixels = decode_srgb(data, max_pixels=max_pixels)
+    size = top_up_size(pixels.width, pixels.height, target_px)
+    resampled = size != pixels.size
+    if resampled:
+        check_output_size(*size, max_pixels=max_pixels)
+        pixels = resize_lanczos(pixels, size)
+    return encode_png(pixels), size[0], size[1], resampled
