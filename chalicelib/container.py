@@ -13,16 +13,21 @@ from chalicelib.config import get_settings, reset_settings
 if TYPE_CHECKING:
     from chalicelib.auth import TokenVerifier
     from chalicelib.providers.base import DspProvider
+    from chalicelib.providers.upscaling import Upscaler
     from chalicelib.services.artwork import ArtworkService
     from chalicelib.services.cleanup import CleanupService
     from chalicelib.services.dsp_sync import DspSyncService
+    from chalicelib.services.enhancement import EnhancementService
     from chalicelib.services.ingest import IngestService
+    from chalicelib.services.jobs import JobService
     from chalicelib.services.releases import ReleaseService
     from chalicelib.services.share_links import ShareLinkService
     from chalicelib.store.assets import AssetRepository
     from chalicelib.store.attachments import AttachmentRepository
     from chalicelib.store.catalogue import CatalogueRepository
+    from chalicelib.store.jobs import JobRepository
     from chalicelib.store.objects import ObjectStore
+    from chalicelib.store.preferences import PreferencesRepository
     from chalicelib.store.queues import MessageQueue
     from chalicelib.store.share_links import ShareLinkRepository
 
@@ -72,6 +77,14 @@ def get_cleanup_queue() -> MessageQueue:
     from chalicelib.store.queues import MessageQueue
 
     return MessageQueue(get_sqs_client(), get_settings().cleanup_queue_name)
+
+
+@lru_cache(maxsize=1)
+def get_jobs_queue() -> MessageQueue:
+    """The jobs queue (``jobs_queue_name``): ``job.run`` and ``job.prediction`` messages of AI jobs."""
+    from chalicelib.store.queues import MessageQueue
+
+    return MessageQueue(get_sqs_client(), get_settings().jobs_queue_name)
 
 
 @lru_cache(maxsize=1)
@@ -174,6 +187,74 @@ _DSP_PROVIDERS = get_dsp_providers
 
 
 @lru_cache(maxsize=1)
+def get_upscalers() -> dict[str, Upscaler]:
+    """Every upscaler by name (``replicate``, ``local``, ``lanczos``), built once per process; which one a new job
+    uses is ``enhancement_policy.choose_provider``'s choice, and a job keeps it. Replicate without a token and the
+    local Real-ESRGAN without the laptop extra are built too and say why they are off (``unavailable_reason``).
+    Imports httpx: called by the enhancement request, the cancel of a Replicate job and the jobs workers only."""
+    from chalicelib.providers.lanczos import LanczosUpscaler
+    from chalicelib.providers.local_upscaler import LocalRealEsrgan
+    from chalicelib.providers.replicate import ReplicateUpscaler
+
+    settings = get_settings()
+    return {
+        "replicate": ReplicateUpscaler(settings),
+        "local": LocalRealEsrgan(settings),
+        "lanczos": LanczosUpscaler(settings),
+    }
+
+
+_UPSCALERS = get_upscalers
+
+
+@lru_cache(maxsize=1)
+def get_job_repository() -> JobRepository:
+    """Jobs in the table."""
+    from chalicelib.store.jobs import JobRepository
+
+    _bound_records()
+    return JobRepository()
+
+
+@lru_cache(maxsize=1)
+def get_preferences_repository() -> PreferencesRepository:
+    """Owners' artwork preferences in the table."""
+    from chalicelib.store.preferences import PreferencesRepository
+
+    _bound_records()
+    return PreferencesRepository()
+
+
+@lru_cache(maxsize=1)
+def get_job_service() -> JobService:
+    """The job routes (read, list, cancel)."""
+    from chalicelib.services.jobs import JobService
+
+    return JobService(get_job_repository(), get_upscalers)
+
+
+@lru_cache(maxsize=1)
+def get_enhancement_service() -> EnhancementService:
+    """Cover enhancement: the request and preference routes, the webhook hand-off, the ingest hook, the jobs worker,
+    its dead letters, the reaper and the poller."""
+    from chalicelib.services.enhancement import EnhancementService
+    from chalicelib.store.webhook_receipts import WebhookReceiptRepository
+
+    return EnhancementService(
+        settings=get_settings(),
+        catalogue=get_catalogue_repository(),
+        jobs=get_job_repository(),
+        preferences=get_preferences_repository(),
+        receipts=WebhookReceiptRepository(),
+        assets=get_asset_repository(),
+        attachments=get_attachment_repository(),
+        objects=get_object_store(),
+        queue=get_jobs_queue(),
+        upscalers=get_upscalers,
+    )
+
+
+@lru_cache(maxsize=1)
 def get_release_service() -> ReleaseService:
     """The release service (with its lifecycle, track and collaborator services)."""
     from chalicelib.services.releases import ReleaseService
@@ -260,6 +341,7 @@ _FACTORIES = (
     get_sqs_client,
     get_sync_queue,
     get_cleanup_queue,
+    get_jobs_queue,
     _bound_records,
     get_object_store,
     get_catalogue_repository,
@@ -274,16 +356,24 @@ _FACTORIES = (
     get_share_link_service,
     get_cleanup_service,
     get_dsp_sync_service,
+    get_upscalers,
+    get_job_repository,
+    get_preferences_repository,
+    get_job_service,
+    get_enhancement_service,
 )
 
 
 def reset_container() -> None:
-    """Forget every built object and the settings (tests change the environment between cases); the DSP clients built
-    so far are closed first (their httpx connection pools)."""
+    """Forget every built object and the settings (tests change the environment between cases); the DSP clients and
+    upscalers built so far are closed first (their httpx connection pools)."""
     # The factory itself, not the module attribute: tests may swap ``get_dsp_providers`` for a plain function.
     if _DSP_PROVIDERS.cache_info().currsize:
         for provider in _DSP_PROVIDERS():
             provider.close()
+    if _UPSCALERS.cache_info().currsize:
+        for upscaler in _UPSCALERS().values():
+            upscaler.close()
     reset_settings()
     for factory in _FACTORIES:
         factory.cache_clear()

@@ -11,6 +11,8 @@ type AssetStatus = Literal["pending", "processing", "ready", "failed"]
 type VariantName = Literal["tiny", "small", "medium", "large"]
 type SizeName = Literal["tiny", "small", "medium", "large", "original"]
 type DownloadFormat = Literal["webp", "png", "jpeg"]
+#: Where an asset's bytes came from: a browser upload, or an upscaling job's result (ingested the same way).
+type AssetSource = Literal["upload", "ai_upscaled"]
 
 #: Variant names in size order (the imaging package owns the px sizes and qualities).
 VARIANT_NAMES: tuple[VariantName, ...] = ("tiny", "small", "medium", "large")
@@ -74,8 +76,26 @@ class AssetError(BaseModel):
     message: str
 
 
+class AssetEnhancement(BaseModel):
+    """On an original asset: its enhanced version. ``asset_id`` the ready enhanced asset, ``model`` the label of what
+    made it (``real-esrgan-x4plus``, ``real-esrgan-x4plus+lanczos`` when Lanczos resampling finished the size,
+    ``lanczos`` for plain resampling), ``ai`` False for plain resampling, ``enhanced_at`` when the job succeeded,
+    ``job_id`` the job that made it."""
+
+    asset_id: str
+    model: str
+    ai: bool
+    enhanced_at: datetime
+    job_id: str
+
+
 class Asset(BaseModel):
-    """A media asset (an uploaded image) and its processing state."""
+    """A media asset (an uploaded image, or an upscaling job's result) and its processing state.
+
+    ``source``: ``upload`` or ``ai_upscaled``; a result names its ``original_asset_id`` and the ``job_id`` that made
+    it. On an original: ``enhancement_job_id`` the newest enhancement job, ``enhancement`` the enhanced version once
+    a job succeeded. All optional, so records written before them read as plain uploads.
+    """
 
     id: str
     owner_id: str
@@ -94,6 +114,11 @@ class Asset(BaseModel):
     error: AssetError | None = None
     created_at: datetime
     updated_at: datetime
+    source: AssetSource = "upload"
+    original_asset_id: str | None = None
+    job_id: str | None = None
+    enhancement_job_id: str | None = None
+    enhancement: AssetEnhancement | None = None
 
 
 class UploadTicket(BaseModel):

@@ -10,7 +10,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.models.domain import Asset, AssetError, AssetMedia
+from chalicelib.models.domain import Asset, AssetError, AssetMedia, AssetSource
 from chalicelib.store.catalogue import sortable_time
 from chalicelib.store.dynamo import get_item, is_condition_failure, update_if, utcnow
 from chalicelib.store.records import AssetRecord
@@ -30,7 +30,7 @@ def normalise_sequencer(sequencer: str) -> str:
 def _asset(record: AssetRecord) -> Asset:
     """The domain asset of a record: pydantic validates the stored attributes (maps become plain dicts)."""
     values: dict[str, Any] = dict(record.attribute_values)
-    for name in ("media", "error"):
+    for name in ("media", "error", "enhancement"):
         if values.get(name) is not None:
             values[name] = values[name].as_dict()
     return Asset.model_validate({**values, "id": record.asset_id})
@@ -55,14 +55,21 @@ class AssetRepository:
         max_bytes: int,
         filename: str | None,
         attach_to: str | None,
+        filed_under: str | None = None,
+        source: AssetSource = "upload",
+        original_asset_id: str | None = None,
+        job_id: str | None = None,
     ) -> Asset:
-        """Record an upload the browser is about to make (status ``pending``).
+        """Record an upload the browser (or an upscaling job) is about to make (status ``pending``).
 
         ``attach_to`` (``"{target}#{role}"``, e.g. ``"RELEASE#abc#cover"``) also files the asset under its target in
-        gsi2 (``{target}#ASSETS`` / ``{created}#{asset_id}``), so a target's assets can be listed for cleanup.
+        gsi2 (``{target}#ASSETS`` / ``{created}#{asset_id}``), so a target's assets can be listed for cleanup;
+        ``filed_under`` (``"RELEASE#abc"``) files an asset attached to nothing there (an upscaling result).
+        ``source``, ``original_asset_id`` and ``job_id`` describe an upscaling result. Raises PynamoDB's
+        ``PutError`` (condition failure) when the asset id exists.
         """
         now = utcnow()
-        target = attach_to.rpartition("#")[0] if attach_to else None
+        target = attach_to.rpartition("#")[0] if attach_to else filed_under
         record = AssetRecord(
             pk=f"ASSET#{asset_id}",
             sk="ASSET",
@@ -81,6 +88,9 @@ class AssetRepository:
             attach_to=attach_to,
             created_at=now,
             updated_at=now,
+            source=source,
+            original_asset_id=original_asset_id,
+            job_id=job_id,
         )
         record.save(condition=AssetRecord.pk.does_not_exist())
         return _asset(record)

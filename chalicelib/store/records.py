@@ -17,8 +17,16 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 |                |                     |                            | gsi2 {target}#ASSETS / {created}#{id} (sparse) |
 | attachment     | {TYPE}#{owner_id}   | ATTACHMENT#{role}          | –                                              |
 | share link     | SHARE#{token_id}    | SHARE                      | gsi1 RELEASE#{id}#SHARES / {created}#{token}   |
+| job            | JOB#{id}            | JOB                        | gsi1 OWNER#{owner}#JOBS / {created}#{id}       |
+|                |                     |                            | gsi2 OWNER#{owner}#JOBS#{st} / {created}#{id}  |
+|                |                     |                            | gsi3 JOBS_OPEN / {deadline}#{id} (sparse)      |
+| preferences    | OWNER#{owner}       | PREFERENCES#artwork        | –                                              |
+| webhook receipt| WEBHOOK#{id}        | WEBHOOK                    | –                                              |
 | download count | SHARE#{token_id}    | DOWNLOADS#{size}           | gsi1 RELEASE#{id}#SHARES /                     |
 |                |                     |                            | {created}#{token}#DOWNLOADS#{size}             |
+
+A job's gsi2 key is rewritten in the same conditional update as its status; its gsi3 key exists only while it is
+queued or running (the reaper's Query). Webhook receipts carry ``ttl`` (epoch seconds), the table's TTL attribute.
 
 A release's share links and their download counters share one gsi1 partition, so one Query lists the links with their
 counts.
@@ -334,6 +342,13 @@ class AssetRecord(_BaseRecord):
     attempts = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    # An upscaling result: the original it enhances and the job that made it (``source`` ``ai_upscaled``).
+    original_asset_id = UnicodeAttribute(null=True)
+    job_id = UnicodeAttribute(null=True)
+    # On an original: its newest enhancement job, and ``{"asset_id", "model", "ai", "enhanced_at", "job_id"}`` once
+    # one succeeded (``models.domain.AssetEnhancement``).
+    enhancement_job_id = UnicodeAttribute(null=True)
+    enhancement: MapAttribute[str, Any] = MapAttribute(null=True)
 
 
 class AttachmentRecord(_BaseRecord):
@@ -387,6 +402,109 @@ class DownloadCountRecord(_BaseRecord):
     count = NumberAttribute(default=0)  # type: ignore[assignment]  # shadows Model.count, a classmethod
 
 
+class JobsByOwnerIndex(GlobalSecondaryIndex["JobRecord"]):
+    """gsi1: an owner's jobs, newest first with ``scan_index_forward=False``."""
+
+    class Meta(_Gsi1Meta):
+        pass
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class JobsByStatusIndex(GlobalSecondaryIndex["JobRecord"]):
+    """gsi2: an owner's jobs in one status, newest first."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class OpenJobsIndex(GlobalSecondaryIndex["JobRecord"]):
+    """gsi3 (sparse): every queued or running job, earliest deadline first (the reaper and the poller)."""
+
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class JobRecord(_BaseRecord):
+    """An asynchronous job (``models.jobs.Job``; ``chalicelib.store.jobs``). Every status change is a conditional
+    update on the status read, rewriting ``gsi2pk`` with it; ``gsi3pk``/``gsi3sk`` are removed when it ends.
+
+    ``output_claimed_at``: when a report of the job's output claimed it (once, with a lease); ``result_model`` and
+    ``result_ai``: the label and AI flag of the output being ingested; ``resends``: job.run messages the reaper sent
+    again for a job still queued.
+    """
+
+    class Meta(_TableMeta):
+        pass
+
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute()
+    gsi2sk = UnicodeAttribute()
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    by_owner = JobsByOwnerIndex()
+    by_status = JobsByStatusIndex()
+    open_jobs = OpenJobsIndex()
+
+    job_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    model = UnicodeAttribute()
+    status = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    resends = NumberAttribute(default=0)
+    input: MapAttribute[str, Any] = MapAttribute(null=True)
+    error: MapAttribute[str, Any] = MapAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    started_at = UTCDateTimeAttribute(null=True)
+    finished_at = UTCDateTimeAttribute(null=True)
+    deadline_at = UTCDateTimeAttribute(null=True)
+    result_asset_id = UnicodeAttribute(null=True)
+    external_id = UnicodeAttribute(null=True)
+    output_claimed_at = UTCDateTimeAttribute(null=True)
+    result_model = UnicodeAttribute(null=True)
+    result_ai = BooleanAttribute(null=True)
+
+
+class PreferencesRecord(_BaseRecord):
+    """An owner's artwork preferences (``OWNER#{owner}`` / ``PREFERENCES#artwork``); absent means the defaults."""
+
+    class Meta(_TableMeta):
+        pass
+
+    owner_id = UnicodeAttribute()
+    auto_enhance_low_res = BooleanAttribute()
+    prefer_ai_enhancement = BooleanAttribute()
+    allow_ai_enhancement = BooleanAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class WebhookReceiptRecord(_BaseRecord):
+    """A webhook id seen once (``WEBHOOK#{webhook-id}`` / ``WEBHOOK``), put with ``attribute_not_exists``: a second put
+    is a replay. ``ttl`` (epoch seconds, = ``expires_at``) lets DynamoDB's TTL delete it once no replay can pass the
+    timestamp check."""
+
+    class Meta(_TableMeta):
+        pass
+
+    webhook_id = UnicodeAttribute()
+    received_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    ttl = NumberAttribute()
+
+
 RECORDS: tuple[type[Model], ...] = (
     CatalogueRecord,
     ReleaseRecord,
@@ -400,6 +518,9 @@ RECORDS: tuple[type[Model], ...] = (
     AttachmentRecord,
     ShareLinkRecord,
     DownloadCountRecord,
+    JobRecord,
+    PreferencesRecord,
+    WebhookReceiptRecord,
 )
 
 

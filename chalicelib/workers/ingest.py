@@ -1,19 +1,30 @@
-"""The ingest workers: S3 → SQS notifications of uploads, and their dead-letter queue."""
+"""The ingest workers: S3 → SQS notifications of uploads, and their dead-letter queue.
+
+After an upload's ingest ends (``ready``, ``failed``, or ``skipped`` for a replay), the enhancement hook runs
+(``EnhancementService.after_ingest``): it ends the job whose result the asset is, or starts one for a low-resolution
+cover. It is idempotent, and so is the ingest: when the hook raises (a transient write failure), SQS delivers the
+event again, the ingest answers ``skipped`` and the hook runs again.
+"""
 
 from __future__ import annotations
 
 from chalice.app import Blueprint, SQSEvent
 
+from chalicelib.services.storage_keys import parse_upload_key
 from chalicelib.workers.queues import INGEST_DEAD_LETTER_QUEUE, INGEST_QUEUE
 from chalicelib.workers.s3_events import object_created_records
+
+#: Ingest outcomes after which the asset's enhancement hook runs (the asset is ours and its ingest has ended).
+HOOKED_OUTCOMES = frozenset({"ready", "failed", "skipped"})
 
 bp = Blueprint(__name__)
 
 
 @bp.on_sqs_message(queue=INGEST_QUEUE, batch_size=1)
 def handle_ingest(event: SQSEvent) -> None:
-    """One upload notification → the ingest path. Unexpected failures raise, so SQS retries, then dead-letters."""
-    from chalicelib.container import get_ingest_service
+    """One upload notification → the ingest path, then the enhancement hook. Unexpected failures raise, so SQS
+    retries, then dead-letters."""
+    from chalicelib.container import get_enhancement_service, get_ingest_service
     from chalicelib.logs import get_worker_logger
 
     log = get_worker_logger()
@@ -22,6 +33,10 @@ def handle_ingest(event: SQSEvent) -> None:
         for record in object_created_records(message.body):
             outcome = service.handle_object_created(record)
             log.info("ingest finished", extra={"key": record.key, "sequencer": record.sequencer, "outcome": outcome})
+            parsed = parse_upload_key(record.key)
+            if outcome in HOOKED_OUTCOMES and parsed is not None:
+                hooked = get_enhancement_service().after_ingest(parsed[1])
+                log.info("enhancement hook", extra={"asset_id": parsed[1], "outcome": hooked})
 
 
 @bp.on_sqs_message(queue=INGEST_DEAD_LETTER_QUEUE, batch_size=1)

@@ -86,6 +86,8 @@ def _stage_names(stage: str) -> dict[str, str]:
         "sync_dlq": f"sleeve-{stage}-dsp-sync-dlq",
         "cleanup": f"sleeve-{stage}-cleanup",
         "cleanup_dlq": f"sleeve-{stage}-cleanup-dlq",
+        "jobs": f"sleeve-{stage}-jobs",
+        "jobs_dlq": f"sleeve-{stage}-jobs-dlq",
     }
 
 
@@ -138,8 +140,14 @@ def test_config_settings_workers_and_template_name_the_same_resources(
         assert settings.ingest_queue_name == workers.INGEST_QUEUE == expected["ingest"]
         assert settings.sync_queue_name == workers.SYNC_QUEUE == expected["sync"]
         assert settings.cleanup_queue_name == workers.CLEANUP_QUEUE == expected["cleanup"]
-    dead_letters = (workers.INGEST_DEAD_LETTER_QUEUE, workers.SYNC_DEAD_LETTER_QUEUE, workers.CLEANUP_DEAD_LETTER_QUEUE)
-    assert dead_letters == (expected["ingest_dlq"], expected["sync_dlq"], expected["cleanup_dlq"])
+        assert settings.jobs_queue_name == workers.JOBS_QUEUE == expected["jobs"]
+    dead_letters = (
+        workers.INGEST_DEAD_LETTER_QUEUE,
+        workers.SYNC_DEAD_LETTER_QUEUE,
+        workers.CLEANUP_DEAD_LETTER_QUEUE,
+        workers.JOBS_DEAD_LETTER_QUEUE,
+    )
+    assert dead_letters == (expected["ingest_dlq"], expected["sync_dlq"], expected["cleanup_dlq"], expected["jobs_dlq"])
     queue_names = {value for key, value in expected.items() if key not in ("table", "bucket")}
     assert set(provisioned["queue_urls"]) == queue_names
 
@@ -159,8 +167,9 @@ def test_the_template_names_every_resource_after_the_stage_parameter() -> None:
 @pytest.mark.parametrize(
     ("queue", "dead_letters", "visibility_s"),
     # The DSP sync calls three outside APIs one request at a time (a 429's Retry-After is honoured up to 30 s), so its
-    # consumer may run 120 s: 720 s. The cleanup consumer runs up to 60 s: 360 s.
-    [("Sync", "SyncDeadLetter", 720), ("Cleanup", "CleanupDeadLetter", 360)],
+    # consumer may run 120 s: 720 s. The cleanup consumer runs up to 60 s: 360 s. The jobs consumer downloads a
+    # Replicate output (30 s cap), tops it up with Lanczos and PUTs it: 120 s, so 720 s.
+    [("Sync", "SyncDeadLetter", 720), ("Cleanup", "CleanupDeadLetter", 360), ("Jobs", "JobsDeadLetter", 720)],
 )
 def test_queues_dead_letter_after_five_receives_and_their_dead_letters_raise_an_alarm(
     queue: str, dead_letters: str, visibility_s: int
@@ -202,7 +211,7 @@ def test_every_queue_outlasts_its_consumers_timeout(stage: str) -> None:
         if resource.get("Type") == "AWS::SQS::Queue"
     }
     consumers = [source for source in app.event_sources if isinstance(source, SQSEventConfig)]
-    assert {source.name for source in consumers} >= {"handle_ingest", "handle_cleanup", "handle_dsp_sync"}
+    assert {source.name for source in consumers} >= {"handle_ingest", "handle_cleanup", "handle_dsp_sync", "handle_job"}
     for source in consumers:
         timeout = functions.get(source.name, {}).get("lambda_timeout", config["lambda_timeout"])
         queue = queue_of[source.queue]
@@ -229,6 +238,17 @@ def test_the_table_declares_the_three_indexes_and_their_key_attributes() -> None
     assert declared == {"pk": "S", "sk": "S"} | {f"gsi{n}{k}": "S" for n in (1, 2, 3) for k in ("pk", "sk")}
 
 
+def test_webhook_receipts_expire_through_the_tables_ttl_attribute() -> None:
+    # Given: the table's TTL declaration and the receipt record's TTL attribute
+    from chalicelib.store.records import WebhookReceiptRecord
+
+    table = _template()["Resources"]["SleeveTable"]["Properties"]
+
+    # Then: DynamoDB deletes receipts by their epoch-seconds ``ttl`` (a Number), and no other record carries one
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert WebhookReceiptRecord.ttl.attr_type == "N"
+
+
 def test_the_ingest_queue_dead_letters_and_the_bucket_notifies_it() -> None:
     resources = _template()["Resources"]
     redrive = resources["IngestQueue"]["Properties"]["RedrivePolicy"]
@@ -245,6 +265,7 @@ def test_worker_function_settings_name_real_handlers() -> None:
     for stage in DEPLOYED_STAGES:
         assert set(config["stages"][stage]["lambda_functions"]) <= handlers
     assert {"handle_cleanup", "handle_cleanup_dead_letter", "resend_pending_cleanups"} <= handlers
+    assert {"handle_job", "handle_job_dead_letter", "reap_jobs", "poll_predictions"} <= handlers
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -271,10 +292,11 @@ def test_function_roles_reach_every_resource_of_their_stage(stage: str) -> None:
             assert _allows(f"s3:{action}", f"{bucket}/{prefix}/alice/a1/x"), (prefix, action)
     assert _allows("s3:ListBucket", bucket)
     # SQS: consume every queue (and its dead letters), send to the DSP-sync and cleanup queues, look URLs up
-    for key in ("ingest", "ingest_dlq", "sync", "sync_dlq", "cleanup", "cleanup_dlq"):
+    for key in ("ingest", "ingest_dlq", "sync", "sync_dlq", "cleanup", "cleanup_dlq", "jobs", "jobs_dlq"):
         for action in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "GetQueueUrl"):
             assert _allows(f"sqs:{action}", queue + names[key]), (key, action)
     assert _allows("sqs:SendMessage", queue + names["sync"])
+    assert _allows("sqs:SendMessage", queue + names["jobs"])
     assert _allows("sqs:SendMessage", queue + names["cleanup"])
 
 
@@ -351,6 +373,7 @@ def test_the_package_runs_every_function_on_python_3_12_and_on_its_stage_queues(
     # Then: every function (API, workers, schedules) on python3.12, with the stage's variables
     assert {"APIHandler", "HandleIngest", "HandleCleanup", "ResendPendingCleanups"} <= set(functions)
     assert {"HandleDspSync", "HandleDspSyncDeadLetter", "EnqueueDueDspSyncs"} <= set(functions)
+    assert {"HandleJob", "HandleJobDeadLetter", "ReapJobs", "PollPredictions"} <= set(functions)
     assert {name: p["Runtime"] for name, p in functions.items()} == dict.fromkeys(functions, RUNTIME)
     for properties in functions.values():
         variables = properties["Environment"]["Variables"]
@@ -368,7 +391,8 @@ def test_the_package_runs_every_function_on_python_3_12_and_on_its_stage_queues(
         for event in properties.get("Events", {}).values()
         if event["Type"] == "SQS"
     }
-    assert consumed == {names[key] for key in ("ingest", "ingest_dlq", "sync", "sync_dlq", "cleanup", "cleanup_dlq")}
+    consumers = ("ingest", "ingest_dlq", "sync", "sync_dlq", "cleanup", "cleanup_dlq", "jobs", "jobs_dlq")
+    assert consumed == {names[key] for key in consumers}
     assert consumed <= set(declared)
     # and each consumer depends on its queue: an event source names its queue by ARN only, and Lambda refuses to map
     # a queue that does not exist yet, so without DependsOn a first deploy may fail
