@@ -21,13 +21,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.local.fake_replicate import outputs
+from chalicelib.local.fake_replicate.outputs import iso, problem
 
 DEFAULT_TOKEN = "r8_fake_replicate_token_for_local_use_only"
 DEFAULT_WEBHOOK_SECRET = "whsec_ZmFrZS1yZXBsaWNhdGUtc2lnbmluZy1rZXktMzJi"
@@ -97,15 +97,6 @@ class _Prediction:
     completed: float | None = None
     output: str | None = None
     error: str | None = None
-
-
-def _iso(seconds: float | None) -> str | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
-
-
-def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    body = {"title": title, "detail": detail, "status": status}
-    return httpx.Response(status, json=body, headers={"Content-Type": "application/problem+json", **(headers or {})})
 
 
 class FakeReplicate:
@@ -184,22 +175,22 @@ class FakeReplicate:
         if request.method == "GET" and path.startswith("/_files/"):
             return self._file(path.removeprefix("/_files/"))
         if not path.startswith("/v1/"):
-            return _problem(404, "Not found", f"no route {path}")
+            return problem(404, "Not found", f"no route {path}")
         if request.headers.get("authorization") != f"Bearer {self.token}":
-            return _problem(401, "Unauthenticated", "You did not pass a valid authentication token")
+            return problem(401, "Unauthenticated", "You did not pass a valid authentication token")
         base = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
         if request.method == "POST" and path == "/v1/predictions":
             return self._create(request, base)
         if match := _MODEL.fullmatch(path):
             if request.method == "GET" and f"{match[1]}/{match[2]}" == self.model:
                 return httpx.Response(200, json=self._model_view())
-            return _problem(404, "Not found", "The requested resource could not be found.")
+            return problem(404, "Not found", "The requested resource could not be found.")
         if match := _PREDICTION.fullmatch(path):
             if request.method == "GET" and not match[2]:
                 return self._get(match[1])
             if request.method == "POST" and match[2]:
                 return self._cancel(match[1])
-        return _problem(404, "Not found", "The requested resource could not be found.")
+        return problem(404, "Not found", "The requested resource could not be found.")
 
     def tick(self) -> int:
         """Advance every open prediction by elapsed time (``seconds_per_step``) and complete those due; returns how
@@ -241,23 +232,23 @@ class FakeReplicate:
         try:
             body = json.loads(request.content or b"null")
         except ValueError:
-            return _problem(400, "Invalid JSON", "The request body is not valid JSON.")
+            return problem(400, "Invalid JSON", "The request body is not valid JSON.")
         if not isinstance(body, dict):
-            return _problem(422, "Input validation failed", "The request body must be an object.")
+            return problem(422, "Input validation failed", "The request body must be an object.")
         with self._lock:
             faults = self.faults
             if faults.rate_limit_creates > 0:
                 self.faults = faults.model_copy(update={"rate_limit_creates": faults.rate_limit_creates - 1})
                 wait = faults.retry_after_s
-                return _problem(
+                return problem(
                     429,
                     "Request was throttled",
                     f"Request was throttled. Your rate limit resets in ~{wait}s.",
                     {"Retry-After": str(wait)},
                 )
-        problem = self._invalid_create(body)
-        if problem is not None:
-            return _problem(422, "Input validation failed", problem)
+        invalid = self._invalid_create(body)
+        if invalid is not None:
+            return problem(422, "Input validation failed", invalid)
         prediction = _Prediction(
             id=outputs.prediction_id(),
             version=body["version"],
@@ -293,7 +284,7 @@ class FakeReplicate:
         with self._lock:
             prediction = self._predictions.get(prediction_id)
             if prediction is None:
-                return _problem(404, "Not found", "The requested resource could not be found.")
+                return problem(404, "Not found", "The requested resource could not be found.")
             due = self._advance(prediction, by_get=True)
         if due:
             self._complete(prediction)
@@ -304,7 +295,7 @@ class FakeReplicate:
         with self._lock:
             prediction = self._predictions.get(prediction_id)
             if prediction is None:
-                return _problem(404, "Not found", "The requested resource could not be found.")
+                return problem(404, "Not found", "The requested resource could not be found.")
             if prediction.status not in TERMINAL and not prediction.completing:
                 prediction.status, prediction.completed = "canceled", self._clock()
                 self._queue_webhook(prediction)
@@ -398,9 +389,9 @@ class FakeReplicate:
             "data_removed": False,
             "error": prediction.error,
             "status": prediction.status,
-            "created_at": _iso(prediction.created),
-            "started_at": _iso(prediction.started),
-            "completed_at": _iso(prediction.completed),
+            "created_at": iso(prediction.created),
+            "started_at": iso(prediction.started),
+            "completed_at": iso(prediction.completed),
             "urls": {"get": url, "cancel": f"{url}/cancel", "web": f"https://replicate.com/p/{prediction.id}"},
             "metrics": metrics,
         }

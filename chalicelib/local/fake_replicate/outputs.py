@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -21,6 +22,17 @@ STALE_BY_S = 600
 #: A signing key the fake uses for ``bad_signature`` deliveries (never the configured one).
 WRONG_SECRET = "whsec_" + base64.b64encode(b"not-the-configured-signing-key!!").decode()
 NOT_AN_IMAGE = b"<html><body>upstream error: this is not an image</body></html>\n"
+
+
+def iso(seconds: float | None) -> str | None:
+    """Epoch seconds as Replicate writes times (``2022-04-26T22:13:06.224088Z``); None stays None."""
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    """An error answer in Replicate's shape: ``{"title", "detail", "status"}`` (problem+json)."""
+    body = {"title": title, "detail": detail, "status": status}
+    return httpx.Response(status, json=body, headers={"Content-Type": "application/problem+json", **(headers or {})})
 
 
 class OutputError(Exception):
