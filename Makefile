@@ -45,8 +45,8 @@ echo "Sleeve needs Python $(PYTHON_MINOR) and found none: no python$(PYTHON_MINO
 exit 1
 endef
 
-.PHONY: install run fake-dsp test test-unit test-integration test-e2e test-browser chromium token bench openapi lint format package clean \
-  which-python FORCE
+.PHONY: install run fake-dsp test test-unit test-integration test-e2e test-browser chromium laptop-extra token bench openapi lint \
+  format package clean which-python FORCE
 
 $(STAMP): requirements.txt requirements-dev.txt $(STAMP_FORCE)
 	@if ! $(PY) -c '$(IS_MINOR)' 2>/dev/null; then \
@@ -68,7 +68,7 @@ which-python:
 
 install: $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) laptop-extra
 	$(PY) -m chalicelib.local
 
 # The fake DSP (Spotify, Apple Music, MusicBrainz in their documented formats) on 127.0.0.1:8099 with its sample
@@ -77,7 +77,7 @@ FAKE_DSP_ENV ?= /tmp/sleeve-fake-dsp.env
 fake-dsp: $(STAMP)
 	$(PY) -m chalicelib.local.fake_dsp --env-file $(FAKE_DSP_ENV)
 
-test: lint chromium
+test: lint chromium laptop-extra
 	$(PY) -m pytest -n 2 tests
 
 lint: $(STAMP)
@@ -117,6 +117,29 @@ chromium:
 	      || echo "WARNING: could not install jq/curl: the artwork walkthrough test will be skipped"; \
 	  else echo "WARNING: jq or curl not found: the artwork walkthrough test will be skipped"; fi; }
 
+# The laptop extra (requirements-laptop.txt): the local Real-ESRGAN upscaler, never in the Lambda bundle (README,
+# "Providers → local Real-ESRGAN and Lanczos"). Its wheel needs Debian's libvulkan1 and libomp5, and OpenCV libgl1 and
+# libglib2.0-0: installed when the worker's --check fails and we run as root (CI). Anything that cannot be installed
+# leaves a WARNING and the local upscaler off (jobs fall back to Lanczos, the model test is skipped); make goes on.
+LAPTOP_STAMP := $(VENV)/.laptop-installed
+LAPTOP_LIBS := libvulkan1 libomp5 libgl1 libglib2.0-0
+UPSCALER_CHECK := $(PY) -m chalicelib.providers.realesrgan_worker --check
+
+$(LAPTOP_STAMP): requirements-laptop.txt $(STAMP)
+	@$(PY) -m pip install --quiet -r requirements-laptop.txt && touch $@ \
+	  || echo "WARNING: could not install requirements-laptop.txt: the local Real-ESRGAN upscaler is off"
+
+laptop-extra: $(LAPTOP_STAMP)
+	@$(UPSCALER_CHECK) 2>/dev/null; if [ $$? = 4 ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's $(LAPTOP_LIBS) for the local Real-ESRGAN upscaler"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      $(LAPTOP_LIBS) >/dev/null; } || echo "WARNING: could not install $(LAPTOP_LIBS)"; \
+	  else echo "the local Real-ESRGAN upscaler needs: apt-get install $(LAPTOP_LIBS) (as root)"; fi; \
+	fi; \
+	$(UPSCALER_CHECK) 2>/dev/null || echo "WARNING: the local Real-ESRGAN upscaler is off (jobs use Lanczos, its test is" \
+	  "skipped): $$($(UPSCALER_CHECK) 2>&1 | tail -n 1)"
+
 # USER and GROUPS are read from the command line only (the shell's own $$USER is not a Sleeve user).
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),alice)
 TOKEN_GROUPS := $(if $(filter command line,$(origin GROUPS)),$(GROUPS),)
@@ -127,11 +150,12 @@ token: $(STAMP)
 openapi: $(STAMP)
 	$(PY) -m chalicelib.openapi docs/openapi.json
 
-bench: $(STAMP)
+bench: $(STAMP) laptop-extra
 	$(PY) bench/bench_pipeline.py
 	$(PY) bench/bench_derived.py
 	$(PY) bench/bench_matching.py
 	$(PY) bench/bench_sync.py
+	$(PY) bench/bench_upscale.py
 
 # The contract fuzz run, longer than CI's (README, "Fuzzing"): FUZZ_EXAMPLES fuzzing examples per operation (CI: 5) and
 # 6 stateful scenarios per example, a fresh seed each run (FUZZ_SEED=… replays one), no deadline (FUZZ_DEADLINE=…
