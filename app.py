@@ -2,10 +2,24 @@
 
 from chalice.app import Chalice, CORSConfig
 
-from chalicelib.api import artwork, collaborators, docs, health, meta, releases, share_links, sync, tracks
+from chalicelib.api import (
+    artwork,
+    collaborators,
+    docs,
+    health,
+    jobs,
+    meta,
+    preferences,
+    releases,
+    share_links,
+    sync,
+    tracks,
+    webhooks,
+)
 from chalicelib.api.fallback import register_fallback_routes
 from chalicelib.api.middleware import authenticate, correlate, normalise_errors
 from chalicelib.workers import cleanup, dsp_sync, ingest
+from chalicelib.workers import jobs as job_workers
 
 app = Chalice(app_name="sleeve")
 # Browser apps call the API from their own origins with bearer tokens (no cookies), so any origin may.
@@ -29,9 +43,13 @@ blueprints = (
     artwork.bp,
     share_links.bp,
     sync.bp,
+    jobs.bp,
+    preferences.bp,
+    webhooks.bp,
     ingest.bp,
     cleanup.bp,
     dsp_sync.bp,
+    job_workers.bp,
 )
 for blueprint in blueprints:
     app.register_blueprint(blueprint)

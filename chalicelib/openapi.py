@@ -35,6 +35,7 @@ PATH_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
     "track_id": (_HEX_ID, "The track's id."),
     "collaborator_id": (_HEX_ID, "The collaborator's id."),
     "upload_id": (_HEX_ID, "The upload's id (the asset id)."),
+    "job_id": (_HEX_ID, "The job's id."),
     "conflict_id": (
         {"type": "string", "pattern": "^[0-9a-f]{24}$"},
         "The DSP conflict's id (stable across re-syncs that find the same difference).",
@@ -71,7 +72,8 @@ Sleeve manages musicians' releases and their artwork: a release catalogue with a
 ISRCs, collaborators with royalty splits, artwork uploaded straight to S3 with presigned POSTs, and public share
 links.
 
-* **Auth.** Every route but `/health`, `/openapi.json`, `/docs` and the public share-link routes `/s/…` takes
+* **Auth.** Every route but `/health`, `/openapi.json`, `/docs`, the public share-link routes `/s/…` and the
+  provider webhook `/webhooks/replicate` (signed the Standard Webhooks way instead) takes
   `Authorization: Bearer <JWT>` (a Cognito user-pool token; `make token` locally). The token's subject owns what it
   creates; another owner's items answer the same 404 as unknown ones. `admin` group members may read any release and
   unlock it.
@@ -122,8 +124,9 @@ def _schemas(operations: Iterable[Operation]) -> tuple[dict[tuple[type[BaseModel
     """The ``$ref`` of every (model, mode) the operations use and the components' schemas."""
     wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {(ErrorBody, "serialization"): None}
     for op in operations:
-        if op.body is not None:
-            wanted[(op.body, "validation")] = None
+        for request_model in (op.body, op.raw_body):
+            if request_model is not None:
+                wanted[(request_model, "validation")] = None
         for answer in op.answers:
             if answer.model is not None:
                 wanted[(answer.model, "serialization")] = None
@@ -191,6 +194,16 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
             if description:
                 param["description"] = description
             params.append(param)
+    for header in op.headers:
+        params.append(
+            {
+                "name": header.name,
+                "in": "header",
+                "required": header.required,
+                "description": header.description,
+                "schema": dict(header.schema),
+            }
+        )
     if op.if_match:
         params.append(
             {
@@ -253,11 +266,14 @@ def _error_response(op: Operation, status: int, codes: list[str]) -> dict[str, A
         "$ref": _REF.format(model="ErrorBody"),
         "properties": {"error": {"properties": {"code": {"enum": codes}}}},
     }
+    # A 401 of a bearer route names its scheme; a signed webhook's (auth none) has no scheme to name.
+    bearer_401 = status == 401 and op.auth != "none"
+    text = "Unauthenticated" if status == 401 and not bearer_401 else _STATUS_TEXT.get(status, "Error")
     response: dict[str, Any] = {
-        "description": f"{_STATUS_TEXT.get(status, 'Error')}:\n{listed}",
+        "description": f"{text}:\n{listed}",
         "content": {"application/json": {"schema": schema}},
     }
-    header_names = ["Retry-After"] if status == 503 else ["WWW-Authenticate"] if status == 401 else []
+    header_names = ["Retry-After"] if status == 503 else ["WWW-Authenticate"] if bearer_401 else []
     response["headers"] = _headers(header_names)
     return response
 
@@ -279,6 +295,11 @@ def _operation(op: Operation, refs: dict[tuple[type[BaseModel], str], str]) -> d
             # A body whose every field is optional may be left out ({} is assumed).
             "required": any(field.is_required() for field in op.body.model_fields.values()),
             "content": {"application/json": {"schema": {"$ref": refs[(op.body, "validation")]}}},
+        }
+    elif op.raw_body is not None:
+        spec["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": refs[(op.raw_body, "validation")]}}},
         }
     responses: dict[str, Any] = {}
     for answer in op.answers:

@@ -34,6 +34,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_expires_in": (400, "`expires_in` is outside the allowed range of seconds."),
     "invalid_size": (400, "`size` is not one of tiny, small, medium, large, original."),
     "invalid_format": (400, "`format` is not one of webp, png, jpeg."),
+    "invalid_webhook_signature": (
+        401,
+        "The webhook is refused: its Standard Webhooks signature is missing, wrong or stale, or no signing secret is "
+        "configured (`details.reason`).",
+    ),
     "missing_token": (401, "No `Authorization: Bearer <token>` header."),
     "invalid_token": (401, "The bearer token is malformed, expired, badly signed or for another app."),
     "admin_only": (403, "Only members of the `admin` group may do this."),
@@ -43,7 +48,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "collaborator_not_found": (404, "No such collaborator on this release."),
     "upload_not_found": (404, "No such upload on this release."),
     "share_link_not_found": (404, "Unknown, expired or revoked share link."),
-    "artwork_not_ready": (404, "The shared release has no ready artwork yet."),
+    "artwork_not_ready": (404, "The release has no ready artwork yet (to share, download or enhance)."),
+    "enhancement_not_found": (404, "The artwork has no enhanced version (`?version=enhanced`)."),
+    "job_not_found": (404, "No such job, or another owner's."),
     "size_not_available": (404, "The artwork has no image of this size."),
     "format_not_available": (404, "This size is not offered in this format (`details.available` lists those it is)."),
     "conflict_not_found": (404, "No such DSP conflict on this release."),
@@ -63,6 +70,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "concurrent_modification": (409, "The release kept changing while the request was applied; try again."),
     "not_released": (409, "A DSP sync needs a released or locked release."),
     "conflict_already_resolved": (409, "The DSP conflict is already resolved."),
+    "not_needed": (409, "The cover is large enough already (short side at least 1400 px): nothing to enhance."),
+    "ai_not_allowed": (409, "The owner's preferences refuse AI enhancement (`allow_ai_enhancement` is false)."),
+    "enhancement_in_progress": (409, "An enhancement of this cover is already queued or running (`details.job_id`)."),
+    "job_finished": (409, "The job has already ended (`details.status`): it cannot be canceled."),
     "version_mismatch": (412, "`If-Match` names a version that is no longer current."),
     "too_large": (413, "The declared size is above the upload limit (`details.max_bytes`)."),
     "unsupported_media_type": (415, "The declared or sent content type is not accepted."),
@@ -111,6 +122,17 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class RequestHeader:
+    """A request header an operation reads (besides ``Authorization`` and ``If-Match``): its ``name``, what it
+    carries, its JSON ``schema`` and whether it is ``required`` (a request without it is refused)."""
+
+    name: str
+    description: str
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = True
+
+
+@dataclass(frozen=True)
 class Operation:
     """One route and method with everything the document says about it.
 
@@ -131,6 +153,8 @@ class Operation:
     if_match: bool
     answers: tuple[Answer, ...]
     errors: frozenset[str]
+    raw_body: type[BaseModel] | None = None
+    headers: tuple[RequestHeader, ...] = ()
 
     @property
     def path_parameters(self) -> list[str]:
@@ -195,12 +219,17 @@ def operation(
     query: type[BaseModel] | None = None,
     if_match: bool = False,
     content_types: list[str] | None = None,
+    raw_body: type[BaseModel] | None = None,
+    headers: Iterable[RequestHeader] = (),
 ) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
     """Register ``view`` on ``bp`` for ``method`` ``path`` and record its :class:`Operation` in ``OPERATIONS``.
 
-    The view's docstring gives the summary (first line) and description. Raises ``ValueError`` for an error code
-    missing from ``ERROR_CODES`` or a second registration of the same method and path.
+    The view's docstring gives the summary (first line) and description. ``raw_body`` and ``headers`` are documented
+    only (see :class:`Operation`); ``raw_body`` excludes ``body``. Raises ``ValueError`` for an error code missing from
+    ``ERROR_CODES``, a second registration of the same method and path, or both ``body`` and ``raw_body``.
     """
+    if body is not None and raw_body is not None:
+        raise ValueError(f"{method} {path}: a body is either parsed (body) or read raw (raw_body), not both")
     answers = tuple(answers)
     implied: set[str] = {*errors, "internal_error"}
     if auth != "none":
@@ -237,6 +266,8 @@ def operation(
             if_match=if_match,
             answers=answers,
             errors=frozenset(implied),
+            raw_body=raw_body,
+            headers=tuple(headers),
         )
         if (method, path) in OPERATIONS:
             raise ValueError(f"{method} {path} is registered twice")

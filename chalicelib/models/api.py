@@ -351,3 +351,50 @@ class ResolveConflictRequest(_Request):
         if value is not None and info.data.get("resolution") != "merge":
             raise ValueError('a value is only taken with "resolution": "merge"')
         return value
+
+
+class ArtworkPreferencesRequest(_Request):
+    """``PUT /me/preferences/artwork``: the three preferences (``ArtworkPreferences``); a field left out takes its
+    default (true), so the body replaces the owner's preferences whole."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"auto_enhance_low_res": False, "prefer_ai_enhancement": True, "allow_ai_enhancement": True},
+                {"allow_ai_enhancement": False},
+            ]
+        }
+    )
+
+    auto_enhance_low_res: StrictBool = True
+    prefer_ai_enhancement: StrictBool = True
+    allow_ai_enhancement: StrictBool = True
+
+
+class ReplicateWebhookBody(BaseModel):
+    """``POST /webhooks/replicate``: the prediction Replicate sends when it completes (the shape of ``GET
+    /predictions/{id}``; https://replicate.com/docs/topics/webhooks). Documented only: the route verifies the
+    signature over the raw bytes first, and the jobs worker parses the prediction (``providers/replicate.py``)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "ufawqhfynnddngldkgtslldrkq",
+                    "version": "f121d640bd286e1fdc67f9799164c1d5be36ff74576ee11c803ae5b665dd46aa",
+                    "status": "succeeded",
+                    "input": {"image": "https://example.com/cover.png", "scale": 4, "face_enhance": False},
+                    "output": "https://replicate.delivery/pbxt/abc/out.png",
+                    "error": None,
+                    "created_at": "2026-11-26T09:00:01.000Z",
+                    "completed_at": "2026-11-26T09:00:09.000Z",
+                }
+            ]
+        },
+    )
+
+    id: str | None = None
+    status: str | None = None
+    output: object = None
+    error: object = None

@@ -20,6 +20,7 @@ from chalicelib.models.catalogue import (
     Track,
 )
 from chalicelib.models.domain import AssetError, AssetStatus, DownloadFormat, ShareLink, SizeName
+from chalicelib.models.jobs import Job
 from chalicelib.models.sync import DspConflict
 
 
@@ -128,10 +129,24 @@ class ImageView(BaseModel):
     format: str
 
 
+#: The versions of a cover: the ``original`` upload and its ``enhanced`` (upscaled) version.
+type ArtworkVersion = Literal["original", "enhanced"]
+
+
 class ArtworkView(BaseModel):
     """The artwork of a release: ``status`` is the newest upload's until it is ready (``none`` without any upload);
     the cover's ``variants`` (tiny…large), ``original``, colours and placeholder once one is ready; the legacy
-    ``artwork_url`` as ``fallback_url`` while there is no uploaded cover."""
+    ``artwork_url`` as ``fallback_url`` while there is no uploaded cover.
+
+    Enhancement (issue 10): ``version`` says which version of the cover the images are (``original`` or ``enhanced``;
+    None without a ready cover) and ``asset_id`` is that version's asset; ``versions`` lists those that exist.
+    ``upscaled``: the images shown are an upscale (AI or plain resampling); distributors warn against upscaled art.
+    ``is_ai_enhanced``, ``ai_enhancement_model`` (``real-esrgan-x4plus``, ``real-esrgan-x4plus+lanczos``,
+    ``lanczos``) and ``ai_enhanced_at`` describe the enhanced version when it is the one shown (false/None for the
+    original). ``enhancement_job``: the cover's running or last enhancement job. ``enhancement_offered``: ``POST
+    …/artwork/enhance`` would start one now (the cover's short side is under 1400 px, the owner allows AI
+    enhancement, the release is not locked, and there is neither an enhanced version nor an open job).
+    """
 
     status: Literal["none", "pending", "processing", "ready", "failed"]
     upload_id: str | None
@@ -147,6 +162,60 @@ class ArtworkView(BaseModel):
     animated: bool | None = None
     error: AssetError | None
     fallback_url: str | None
+    version: ArtworkVersion | None = None
+    versions: list[ArtworkVersion] = Field(default_factory=list)
+    upscaled: bool = False
+    is_ai_enhanced: bool = False
+    ai_enhancement_model: str | None = None
+    ai_enhanced_at: datetime | None = None
+    enhancement_job: Job | None = None
+    enhancement_offered: bool = False
+
+
+class JobPage(BaseModel):
+    """One page of the caller's jobs, newest first; ``next_cursor`` is None on the last page."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": "5f0c6f1e2d3b4a5968778695a4b3c2d1",
+                            "owner_id": "alice",
+                            "kind": "upscale",
+                            "provider": "local",
+                            "model": "realesrgan-x4plus",
+                            "status": "succeeded",
+                            "attempts": 1,
+                            "input": {"release_id": "0f8e7d6c5b4a39281706f5e4d3c2b1a0", "width": 128, "height": 128},
+                            "error": None,
+                            "created_at": "2026-11-26T09:00:00Z",
+                            "started_at": "2026-11-26T09:00:01Z",
+                            "finished_at": "2026-11-26T09:00:24Z",
+                            "deadline_at": None,
+                            "result_asset_id": "9a8b7c6d5e4f30211203f4e5d6c7b8a9",
+                            "external_id": None,
+                        }
+                    ],
+                    "next_cursor": None,
+                }
+            ]
+        }
+    )
+
+    items: list[Job]
+    next_cursor: str | None
+
+
+class WebhookAccepted(BaseModel):
+    """``POST /webhooks/replicate``: what became of a verified webhook. ``queued``: handed to the jobs queue;
+    ``duplicate``: its ``webhook-id`` was seen before (a replay), nothing done; ``ignored``: no job of Sleeve's
+    waits for it (an unknown or missing ``job_id``, or a body that is not a prediction), nothing done."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "queued"}]})
+
+    status: Literal["queued", "duplicate", "ignored"]
 
 
 class ShareLinkView(BaseModel):

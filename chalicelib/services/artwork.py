@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
 from chalicelib.errors import (
@@ -17,7 +19,9 @@ from chalicelib.errors import (
 from chalicelib.models.api import UPLOAD_CONTENT_TYPES
 from chalicelib.models.catalogue import Release
 from chalicelib.models.domain import Asset, Identity, StoredImage, UploadTicket
-from chalicelib.models.views import ArtworkView, ImageView
+from chalicelib.models.jobs import TERMINAL_STATUSES, ArtworkPreferences, Job
+from chalicelib.models.views import ArtworkVersion, ArtworkView, ImageView
+from chalicelib.services.enhancement_policy import refusal, short_side
 from chalicelib.services.lifecycle import artwork_editable
 from chalicelib.services.releases import ReleaseService
 from chalicelib.services.storage_keys import upload_key
@@ -25,6 +29,9 @@ from chalicelib.store.assets import AssetRepository
 from chalicelib.store.attachments import AttachmentRepository
 from chalicelib.store.dynamo import utcnow
 from chalicelib.store.objects import ObjectStore
+
+if TYPE_CHECKING:
+    from chalicelib.services.enhancement import EnhancementService
 
 #: Declared types a browser may upload; the worker sniffs the real format from the bytes anyway.
 ALLOWED_UPLOAD_TYPES = UPLOAD_CONTENT_TYPES
@@ -45,6 +52,31 @@ class ReleaseArtwork:
     latest: Asset | None
 
 
+@dataclass(frozen=True)
+class CoverVersions:
+    """A cover's versions (SPEC "Served version"): the ``original`` asset the release's cover attachment names, its
+    ready ``enhanced`` asset (None without one), the running or last enhancement ``job``, and the owner's
+    ``preferences``."""
+
+    original: Asset
+    enhanced: Asset | None
+    job: Job | None
+    preferences: ArtworkPreferences
+
+    @property
+    def served(self) -> Asset:
+        """The enhanced version when it exists and the owner prefers it (``prefer_ai_enhancement``), else the
+        original."""
+        if self.enhanced is not None and self.preferences.prefer_ai_enhancement:
+            return self.enhanced
+        return self.original
+
+    @property
+    def names(self) -> list[ArtworkVersion]:
+        """The versions that exist, ``original`` first."""
+        return ["original", "enhanced"] if self.enhanced is not None else ["original"]
+
+
 class ArtworkService:
     """Starts uploads and assembles the artwork view of a release."""
 
@@ -56,12 +88,16 @@ class ArtworkService:
         assets: AssetRepository,
         attachments: AttachmentRepository,
         objects: ObjectStore,
+        enhancements: Callable[[], EnhancementService] | None = None,
     ) -> None:
+        """``enhancements``: the enhancement service's factory, called when a cover has an enhancement or a job
+        (lazily, so that service may itself be built with this one); None: every cover is served as uploaded."""
         self._settings = settings
         self._releases = releases
         self._assets = assets
         self._attachments = attachments
         self._objects = objects
+        self._enhancements = enhancements
 
     def create_upload(
         self, identity: Identity, release_id: str, *, content_type: str, content_length: int, filename: str | None
@@ -143,21 +179,58 @@ class ArtworkService:
                 latest = candidate
         return ReleaseArtwork(release=release, cover=cover, latest=latest)
 
-    def get_artwork(self, identity: Identity, release_id: str) -> ArtworkView:
+    def cover_versions(self, release: Release, cover: Asset, *, with_preferences: bool = True) -> CoverVersions:
+        """The versions of ``release``'s ready ``cover`` (``EnhancementService.enhancement_of``) and the owner's
+        preferences. A cover that never had an enhancement job (every cover ingested before issue 10) is read
+        without touching the jobs; ``with_preferences=False`` skips the preferences read when nothing but the
+        original exists (the defaults stand in)."""
+        if self._enhancements is None or (cover.enhancement is None and cover.enhancement_job_id is None):
+            job, enhanced = None, None
+        else:
+            job, enhanced = self._enhancements().enhancement_of(cover)
+            if enhanced is not None and (enhanced.status != "ready" or enhanced.media is None):
+                enhanced = None
+        preferences = ArtworkPreferences()
+        if self._enhancements is not None and (with_preferences or enhanced is not None):
+            preferences = self._enhancements().get_preferences(Identity(subject=release.owner_id))
+        return CoverVersions(original=cover, enhanced=enhanced, job=job, preferences=preferences)
+
+    def served_cover(self, release: Release) -> Asset | None:
+        """The version of ``release``'s ready cover that is served (and shared): ``CoverVersions.served``; None
+        without a ready cover."""
+        cover = self.release_artwork(release).cover
+        if cover is None or cover.media is None:
+            return None
+        return self.cover_versions(release, cover, with_preferences=False).served
+
+    def get_artwork(self, identity: Identity, release_id: str, *, version: ArtworkVersion | None = None) -> ArtworkView:
         """The artwork view of the caller's release (see the README's ``GET /releases/{id}/artwork``).
 
         ``status`` is the newest upload's (pending | processing | failed) until it is ready, then ``ready``;
         ``none`` without any upload. Variant and original URLs are presigned GETs valid ``artwork_url_ttl_s``.
-        Without uploaded artwork, the legacy ``artwork_url`` is returned as ``fallback_url``. Raises ``NotFoundError``
-        (``release_not_found``) for a release the caller does not own.
+        Without uploaded artwork, the legacy ``artwork_url`` is returned as ``fallback_url``. The images are those
+        of ``version`` of the cover (None: the served one, ``CoverVersions.served``). Raises ``NotFoundError``
+        (``release_not_found``) for a release the caller does not own, (``enhancement_not_found``) for ``enhanced``
+        when the cover has no ready enhanced version.
         """
-        artwork = self.release_artwork(self._releases.get(identity, release_id))
+        release = self._releases.get(identity, release_id)
+        artwork = self.release_artwork(release)
         cover, latest = artwork.cover, artwork.latest
         status = latest.status if latest else (cover.status if cover else "none")
+        versions = self.cover_versions(release, cover) if cover is not None and cover.media is not None else None
+        if version == "enhanced" and (versions is None or versions.enhanced is None):
+            raise NotFoundError(
+                "This artwork has no enhanced version.",
+                code="enhancement_not_found",
+                details={"versions": versions.names if versions else []},
+            )
+        shown = versions.enhanced if version == "enhanced" and versions else None
+        if shown is None and versions is not None:
+            shown = versions.original if version == "original" else versions.served
         view = ArtworkView(
             status=status,
             upload_id=latest.id if latest else (cover.id if cover else None),
-            asset_id=cover.id if cover else None,
+            asset_id=shown.id if shown else (cover.id if cover else None),
             variants={},
             original=None,
             missing_variants=[],
@@ -168,8 +241,8 @@ class ArtworkService:
             error=latest.error if latest else None,
             fallback_url=artwork.release.artwork_url if cover is None else None,
         )
-        if cover is not None and cover.media is not None:
-            media = cover.media
+        if versions is not None and shown is not None and shown.media is not None:
+            media = shown.media
             ttl = self._settings.artwork_url_ttl_s
             view = view.model_copy(
                 update={
@@ -182,9 +255,34 @@ class ArtworkService:
                     "placeholder": media.placeholder,
                     "placeholder_kind": media.placeholder_kind,
                     "animated": media.animated,
+                    **self._enhancement_fields(release, versions, shown),
                 }
             )
         return view
+
+    def _enhancement_fields(self, release: Release, versions: CoverVersions, shown: Asset) -> dict[str, Any]:
+        """The view's enhancement fields for ``shown`` (a version of ``versions``)."""
+        enhancement = versions.original.enhancement
+        enhanced = shown is versions.enhanced
+        job = versions.job
+        side = short_side(versions.original)
+        offered = (
+            versions.enhanced is None
+            and (job is None or job.status in TERMINAL_STATUSES)
+            and side is not None
+            and refusal(side, versions.preferences, self._settings) is None
+            and artwork_editable(release.lock_status)
+        )
+        return {
+            "version": "enhanced" if enhanced else "original",
+            "versions": versions.names,
+            "upscaled": enhanced,
+            "is_ai_enhanced": bool(enhanced and enhancement and enhancement.ai),
+            "ai_enhancement_model": enhancement.model if enhanced and enhancement else None,
+            "ai_enhanced_at": enhancement.enhanced_at if enhanced and enhancement else None,
+            "enhancement_job": job,
+            "enhancement_offered": offered,
+        }
 
     def _image_view(self, image: StoredImage, ttl: int) -> ImageView:
         return ImageView(

@@ -47,7 +47,8 @@ class NewShareLink:
 
 @dataclass(frozen=True)
 class SharedArtwork:
-    """What a valid token opens: the release and its ready cover asset (None without uploaded artwork)."""
+    """What a valid token opens: the release and the served version of its ready cover (the enhanced asset when the
+    owner prefers it and it exists, else the original; None without uploaded artwork)."""
 
     link: ShareLink
     release: Release
@@ -122,8 +123,8 @@ class ShareLinkService:
         release = self._releases.get_any(link.release_id)
         if release is None:
             raise _not_found()
-        cover = self._artwork.release_artwork(release).cover
-        return SharedArtwork(link=link, release=release, cover=cover if cover and cover.media else None)
+        # The served version: the enhanced one when the owner prefers it (``ArtworkService.served_cover``).
+        return SharedArtwork(link=link, release=release, cover=self._artwork.served_cover(release))
 
     def public_artwork(self, token: str) -> PublicArtwork:
         """The public listing: title, artist, colours, placeholder and every size that exists with its px and formats.

@@ -67,6 +67,7 @@ def ids(client: Client) -> dict[str, str]:
         "token_id": "t" * 12,
         "token": "t" * 12 + "." + "s" * 43,
         "conflict_id": "c" * 24,
+        "job_id": "0" * 32,
         "proxy+": "no/such/route",
     }
 
