@@ -301,7 +301,8 @@ class EnhancementService:
     def reap(self, now: datetime) -> int:
         """End or re-queue every open job past its deadline at ``now`` (Query pages of the sparse gsi3); how many.
 
-        Queued: ``job.run`` sent again while runs + re-sends < ``job_max_attempts``, else ``failed``
+        Tries are the runs started plus the re-sends of a job that never started: while they are below
+        ``job_max_attempts`` the job is queued again with ``job.run`` sent, else it ends ``failed``
         (``deadline_exceeded``). Running: a result already ingested settles it; a Replicate job's prediction is asked
         once (finished: reported to the queue; else canceled), then re-queued or failed like a local one.
         """
@@ -327,7 +328,7 @@ class EnhancementService:
                     self._queue.send(prediction_message(job.id, state))
                     return 1
                 self.runner.cancel_prediction(job)
-        runs = job.attempts + (job.resends if job.status == "queued" else 0)
+        runs = job.attempts + job.resends
         if runs >= self._settings.job_max_attempts:
             what = "queued" if job.status == "queued" else "running"
             message = f"The job was still {what} at its deadline after {runs} tries."
