@@ -273,6 +273,8 @@ def get_artwork_service() -> ArtworkService:
         assets=get_asset_repository(),
         attachments=get_attachment_repository(),
         objects=get_object_store(),
+        # By name at call time: built lazily (the enhancement service is only needed for a cover with a job).
+        enhancements=lambda: get_enhancement_service(),
     )
 
 
