@@ -3,7 +3,8 @@
 The stack runs in a child process (``python -m chalicelib.local``): it sets ``os.environ`` and moto keeps global state,
 so it must not share a process with the ``moto.mock_aws`` tests that the same worker may also run. Its DSP settings
 point at a fake DSP served on loopback from this process (``fake_dsp``), so no e2e test ever reaches Spotify, Apple
-Music or MusicBrainz.
+Music or MusicBrainz. The session's stack has no Replicate token, so its enhancement jobs run on the local Real-ESRGAN
+(or Lanczos), as under ``make run``; a stack that should use Replicate takes ``fake_replicate.settings_env()``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 from chalicelib.config import stage_resource_name
 from chalicelib.local.environment import stage_environment
 from chalicelib.local.fake_dsp import FakeCatalogue, FakeDsp, FakeDspServer
+from chalicelib.local.fake_replicate import FakeReplicate, FakeReplicateServer
 from chalicelib.local.process import StackProcess, spawn_stack
 from tests.conftest import REPO_ROOT
 
@@ -50,6 +52,20 @@ class FakeDspService:
         return self.fake.settings_env(self.url)
 
 
+@dataclass
+class FakeReplicateService:
+    """A fake Replicate served on loopback from the test process: ``fake`` (faults, progress, its request, prediction
+    and webhook logs) and ``url`` (``http://127.0.0.1:PORT``; the API root is ``{url}/v1``)."""
+
+    fake: FakeReplicate
+    url: str
+
+    def settings_env(self) -> dict[str, str]:
+        """The ``SLEEVE_REPLICATE_*`` settings that point a stack's Replicate provider at this fake (its token, its
+        webhook secret, http outputs allowed)."""
+        return self.fake.settings_env(self.url)
+
+
 def stack_environment(extra: dict[str, str]) -> dict[str, str]:
     """This process's environment without the developer's own ``SLEEVE_*``/``AWS_*`` variables, plus ``extra``: the
     tests sign tokens with the secret of .chalice/config.json and talk to moto with its dummy keys."""
@@ -65,6 +81,16 @@ def fake_dsp() -> Iterator[FakeDspService]:
     fake = FakeDsp(FakeCatalogue.model_validate_json(SAMPLE_CATALOGUE.read_bytes()))
     with FakeDspServer(fake) as server:
         yield FakeDspService(fake=fake, url=server.url)
+
+
+@pytest.fixture(scope="session")
+def fake_replicate() -> Iterator[FakeReplicateService]:
+    """The session's fake Replicate (predictions API, output files, signed webhooks from a background thread).
+    Predictions advance by time only (one step per 0.3 s: ``starting`` → ``processing`` → done in about 0.6 s), not
+    by GETs, so a test's own reads do not change them; a test that sets faults resets them when it is done."""
+    fake = FakeReplicate(gets_per_step=None, seconds_per_step=0.3)
+    with FakeReplicateServer(fake) as server:
+        yield FakeReplicateService(fake=fake, url=server.url)
 
 
 @pytest.fixture(scope="session")
