@@ -155,7 +155,7 @@ class JobRunner:
             return self.fail(job, "source_missing", "The original image's file is gone.")
 
     def _provider_failed(self, job: StoredJob, exc: ProviderFailure) -> str:
-        if exc.transient and job.attempts < self._settings.job_max_attempts:
+        if exc.transient and job.attempts + job.resends < self._settings.job_max_attempts:
             now = self._now()
             deadline = now + timedelta(seconds=self._settings.job_queued_deadline_s)
             self._jobs.requeue(job, now=now, deadline=deadline)

@@ -41,8 +41,9 @@ def handle_ingest(event: SQSEvent) -> None:
 
 @bp.on_sqs_message(queue=INGEST_DEAD_LETTER_QUEUE, batch_size=1)
 def handle_ingest_dead_letter(event: SQSEvent) -> None:
-    """A notification that failed every retry: its upload ends ``failed`` (``processing_failed``); bytes are kept."""
-    from chalicelib.container import get_ingest_service
+    """A notification that failed every retry: its upload ends ``failed`` (``processing_failed``); bytes are kept.
+    The enhancement hook runs after it (a job whose result this was ends ``failed``, ``result_rejected``)."""
+    from chalicelib.container import get_enhancement_service, get_ingest_service
     from chalicelib.logs import get_worker_logger
 
     log = get_worker_logger()
@@ -52,3 +53,7 @@ def handle_ingest_dead_letter(event: SQSEvent) -> None:
         for record in object_created_records(message.body):
             marked = service.handle_dead_letter(record, receive_count=int(receive_count) if receive_count else None)
             log.warning("upload dead-lettered", extra={"key": record.key, "marked_failed": marked})
+            parsed = parse_upload_key(record.key)
+            if marked and parsed is not None:
+                # An enhancement result that failed every ingest ends its job now rather than at the reaper.
+                get_enhancement_service().after_ingest(parsed[1])

@@ -27,7 +27,7 @@ from chalicelib.models.domain import Identity
 from chalicelib.providers.base import ProviderFailure
 from chalicelib.store.dynamo import utcnow
 from chalicelib.store.jobs import StoredJob
-from tests.integration.conftest import Aws
+from tests.integration.conftest import Aws, run_ingest
 from tests.integration.jobs_support import (
     FAKE_REPLICATE_URL,
     JOBS_DLQ,
@@ -388,3 +388,23 @@ def test_the_reaper_asks_replicate_once_then_cancels_and_requeues_a_stuck_predic
     job = job_of(job_id)
     assert (job.status, job.attempts) == ("queued", 1)
     assert job_bodies() == [{"type": "job.run", "job_id": job_id}]
+
+
+def test_a_result_whose_ingest_dead_letters_fails_its_job_result_rejected(
+    client: Client, aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an automatic lanczos job whose result was handed to ingest
+    use_lanczos(monkeypatch)
+    _, original_id = cover(client, aws, "lowres-128.jpg")
+    assert run_jobs(client) == 1
+    job_id = str(asset_of(original_id).enhancement_job_id)
+    assert job_of(job_id).status == "running"
+    # When the result's notification fails every ingest and reaches the ingest dead-letter consumer
+    (notification,) = run_ingest(client, aws, function="handle_ingest_dead_letter")
+    assert notification
+    # Then the result asset failed, and its job ended failed result_rejected (not left for the reaper)
+    job = job_of(job_id)
+    assert asset_of(str(job.result_asset_id)).status == "failed"
+    assert job.status == "failed" and job.error is not None and job.error.code == "result_rejected"
+    assert "processing_failed" in job.error.message
+    assert asset_of(original_id).enhancement is None
