@@ -5,16 +5,24 @@ the real client over ``httpx.MockTransport(FakeReplicate.handle)``.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from types import ModuleType
 
 import boto3
 import httpx
 import pytest
 from chalice.test import Client
+from pydantic import ValidationError
 
+from chalicelib.config import Settings
 from chalicelib.container import (
     get_asset_repository,
     get_attachment_repository,
@@ -22,11 +30,14 @@ from chalicelib.container import (
     get_job_repository,
     get_job_service,
 )
+from chalicelib.local.environment import stage_environment
 from chalicelib.local.fake_replicate import FakeReplicate
 from chalicelib.models.domain import Identity
 from chalicelib.providers.base import ProviderFailure
 from chalicelib.store.dynamo import utcnow
 from chalicelib.store.jobs import StoredJob
+from chalicelib.workers import queues
+from tests.conftest import REPO_ROOT
 from tests.integration.conftest import Aws, run_ingest
 from tests.integration.jobs_support import (
     FAKE_REPLICATE_URL,
@@ -408,3 +419,67 @@ def test_a_result_whose_ingest_dead_letters_fails_its_job_result_rejected(
     assert job.status == "failed" and job.error is not None and job.error.code == "result_rejected"
     assert "processing_failed" in job.error.message
     assert asset_of(original_id).enhancement is None
+
+
+# -- the schedules' rate ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reload_queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str | None], ModuleType]]:
+    """chalicelib.workers.queues as imported with ``SLEEVE_JOBS_SCHEDULE_MINUTES`` set (None: unset); reloaded back
+    afterwards."""
+
+    def load(value: str | None) -> ModuleType:
+        if value is None:
+            monkeypatch.delenv("SLEEVE_JOBS_SCHEDULE_MINUTES", raising=False)
+        else:
+            monkeypatch.setenv("SLEEVE_JOBS_SCHEDULE_MINUTES", value)
+        return importlib.reload(queues)
+
+    yield load
+    monkeypatch.undo()
+    importlib.reload(queues)
+
+
+@pytest.mark.parametrize(("value", "minutes"), [(None, 5), ("1", 1), ("30", 30)])
+def test_the_jobs_schedule_rate_and_the_setting_read_the_same_variable(
+    value: str | None, minutes: int, monkeypatch: pytest.MonkeyPatch, reload_queues: Callable[[str | None], ModuleType]
+) -> None:
+    workers = reload_queues(value)
+    monkeypatch.setenv("SLEEVE_JWT_SECRET", "s")
+    monkeypatch.setenv("SLEEVE_BUCKET_NAME", "b")
+    monkeypatch.setenv("SLEEVE_STAGE", "local")
+    assert workers.JOBS_SCHEDULE_MINUTES == Settings().jobs_schedule_minutes == minutes  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("value", ["0", "1441", "often"])
+def test_a_bad_jobs_schedule_rate_stops_the_import(
+    value: str, reload_queues: Callable[[str | None], ModuleType]
+) -> None:
+    with pytest.raises(ValidationError):
+        reload_queues(value)
+
+
+_JOB_SCHEDULES_OF_APP = """
+from chalice.app import ScheduledEventConfig
+from app import app
+names = ("reap_jobs", "poll_predictions")
+found = {s.name: s.schedule_expression.to_string() for s in app.event_sources if isinstance(s, ScheduledEventConfig)}
+print(" ".join(found[name] for name in names))
+"""
+
+
+@pytest.mark.parametrize(("stage", "expression"), [("local", "rate(1 minute)"), ("prod", "rate(5 minutes)")])
+def test_the_stage_decides_the_jobs_schedules(stage: str, expression: str) -> None:
+    # Given the stage's variables from .chalice/config.json, When app.py is imported with them
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLEEVE_")} | stage_environment(REPO_ROOT, stage)
+    result = subprocess.run(
+        [sys.executable, "-c", _JOB_SCHEDULES_OF_APP],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # Then the reaper and the poller run at that rate (every minute on the embedded stack)
+    assert result.stdout.split() == expression.split() * 2
