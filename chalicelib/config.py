@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     webhook_tolerance_s: int = Field(default=300, gt=0)
     # The local Real-ESRGAN subprocess is killed (and its job fails) after this long.
     local_upscale_timeout_s: int = Field(default=300, gt=0)
+    # Inputs whose short side is above this are first reduced to it with Lanczos (px): x4plus's CPU time grows with
+    # the input's pixels (128 px: ~12 s, 300 px: ~80 s, 600 px: ~7 min on two busy cores); 350 px x4 is 1400 px.
+    local_upscale_max_input_px: int = Field(default=350, gt=0)
     # Enhancement policy (px, on the original's short side): at or above ``enhance_not_needed_px`` nothing is done
     # (409 not_needed); below ``auto_enhance_below_px`` a job starts by itself after ingest when the owner allows it.
     # The result is brought to at least ``enhance_target_px`` (the ``large`` variant's side).

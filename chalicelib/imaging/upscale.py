@@ -112,3 +112,24 @@ def top_up(data: bytes, *, target_px: int, max_pixels: int = DEFAULT_MAX_PIXELS)
         check_output_size(*size, max_pixels=max_pixels)
         pixels = resize_lanczos(pixels, size)
     return encode_png(pixels), size[0], size[1], resampled
+
+
+def reduce_to(data: bytes, *, short_px: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[bytes, int, int, bool]:
+    """Shrink ``data`` with Lanczos so its short side is at most ``short_px`` (px), keeping the aspect ratio: what the
+    local upscaler does before its model so that a 300-1399 px cover takes a CPU minute, not a quarter of an hour
+    (x4plus's time grows with the input's pixels; bench/bench_upscale.py).
+
+    Returns ``(png, width, height, reduced)``; ``reduced`` is False (and the bytes are ``data`` itself) when the short
+    side is already at most ``short_px``. Raises ``ValueError`` for ``short_px < 1`` and ``ImageRejectedError`` as
+    ``decode_srgb``.
+    """
+    if short_px < 1:
+        raise ValueError(f"short_px must be at least 1, not {short_px}")
+    pixels = decode_srgb(data, max_pixels=max_pixels)
+    width, height = pixels.size
+    if min(width, height) <= short_px:
+        return data, width, height, False
+    ratio = short_px / min(width, height)
+    size = (max(1, math.floor(width * ratio + 0.5)), max(1, math.floor(height * ratio + 0.5)))
+    size = (short_px, size[1]) if width <= height else (size[0], short_px)
+    return encode_png(resize_lanczos(pixels, size)), size[0], size[1], True

@@ -140,6 +140,17 @@ def test_the_worker_runs_the_model_on_the_cpu_and_keeps_alpha(
     assert decoded.mode == "RGBA" and decoded.getchannel("A").getextrema()[0] < 255
 
 
+def test_a_cover_above_the_input_cap_is_reduced_before_the_model(
+    fake_python: Callable[[str], str], image_bytes: Callable[[str], bytes]
+) -> None:
+    # Given the real worker with the stand-in model (x4 with Pillow) and the default 350 px input cap
+    upscaler = LocalRealEsrgan(provider_settings(), python=fake_python("resize"))
+    # When it upscales a 450x600 portrait
+    result = upscaler.start(_request(image_bytes("portrait-450x600.jpg")))
+    # Then the model saw 350x467 (not 450x600, minutes longer on a CPU): the result is x4 of that
+    assert (result.width, result.height) == (1400, 1868)
+
+
 @pytest.mark.parametrize(
     ("mode", "says"),
     [

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.errors import ImageRejectedError
 from chalicelib.imaging.sniff import sniff_format
-from chalicelib.imaging.upscale import resample, top_up, top_up_size
+from chalicelib.imaging.upscale import reduce_to, resample, top_up, top_up_size
 from chalicelib.providers.lanczos import LanczosUpscaler
 from chalicelib.providers.upscaling import UpscaleFailedError, UpscaleRequest
 from tests.unit.provider_support import provider_settings
@@ -175,3 +175,25 @@ def test_the_lanczos_provider_reports_refused_input_as_a_failed_upscale(image_by
     # Then the job fails with the imaging code, not an ImageRejectedError the service does not expect
     assert failed.value.code == "decompression_bomb"
     assert failed.value.details["service"] == "lanczos"
+
+
+def test_reduce_to_shrinks_the_short_side_and_keeps_the_aspect_ratio(
+    image_bytes: Callable[[str], bytes], checks: SimpleNamespace
+) -> None:
+    # Given a real 450x600 portrait
+    data = image_bytes("portrait-450x600.jpg")
+    # When it is reduced to a 350 px short side (what the local upscaler does before its model)
+    png, width, height, reduced = reduce_to(data, short_px=350)
+    # Then the short side is 350, the long side follows the ratio, and the PNG decodes to that size
+    assert (width, height, reduced) == (350, 467, True)
+    assert checks.decode(png).size == (350, 467)
+
+
+def test_reduce_to_leaves_a_small_image_alone(image_bytes: Callable[[str], bytes]) -> None:
+    # Given the 128 px cover
+    data = image_bytes("lowres-128.jpg")
+    # When it is reduced to 350 px
+    png, width, height, reduced = reduce_to(data, short_px=350)
+    # Then nothing changes: the very bytes come back
+    assert (width, height, reduced) == (128, 128, False)
+    assert png is data
