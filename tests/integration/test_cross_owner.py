@@ -1,5 +1,6 @@
 """Owner isolation over the whole route table: every operation that takes ids, called by owner B with owner A's ids
-(a release with a track, a collaborator, an upload, a share link and a DSP conflict), answers 404 as for an unknown id
+(a release with a track, a collaborator, an upload, a share link, a DSP conflict and an enhancement job of its ready
+cover), answers 404 as for an unknown id
 (403 ``admin_only`` on the administrator-only unlock) and changes nothing of A's.
 
 The operations come from the contract (``OPERATIONS``), so a route added later is covered without editing this file;
@@ -10,6 +11,7 @@ a new path parameter fails here until the fixture creates one. The fuzz run chec
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +19,8 @@ from chalice.test import Client
 
 import app  # noqa: F401  (registers every operation)
 from chalicelib.api.contract import OPERATIONS, Operation
-from tests.integration.conftest import Aws, body_of, call, create_release, upload
+from chalicelib.container import reset_container
+from tests.integration.conftest import Aws, body_of, call, create_release, run_ingest, upload
 from tests.integration.sync_helpers import seed_conflict
 
 A, B = "owner-a", "owner-b"
@@ -29,10 +32,16 @@ ID_OPERATIONS = sorted(
 
 
 @pytest.fixture
-def owned(client: Client, aws: Aws) -> dict[str, str]:
-    """Owner A's release with one of everything; the ids by path parameter name."""
+def owned(client: Client, aws: Aws, shared_images: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Owner A's release with one of everything; the ids by path parameter name. Its cover (450×600) is ready and has
+    a queued enhancement job (Lanczos), made before the pending upload so that upload stays the newest."""
+    monkeypatch.setenv("SLEEVE_UPSCALER", "lanczos")
+    reset_container()
     release = create_release(client, subject=A)
     release_id = release["id"]
+    upload(client, aws, release_id, (shared_images / "portrait-450x600.jpg").read_bytes(), subject=A)
+    run_ingest(client, aws)
+    job = body_of(call(client, "POST", f"/releases/{release_id}/artwork/enhance", subject=A))
     track = body_of(call(client, "POST", f"/releases/{release_id}/tracks", {"title": "Joga"}, subject=A))
     collaborator = body_of(
         call(
@@ -54,6 +63,7 @@ def owned(client: Client, aws: Aws) -> dict[str, str]:
         "token_id": link["token_id"],
         "token": link["token"],
         "conflict_id": conflict.id,
+        "job_id": job["id"],
     }
 
 
@@ -67,13 +77,28 @@ def _snapshot(client: Client, ids: dict[str, str]) -> dict[str, Any]:
         f"{base}/artwork/uploads/{ids['upload_id']}",
         f"{base}/sync/status",
         f"{base}/conflicts",
+        f"{base}/artwork",
+        f"/jobs/{ids['job_id']}",
+        "/jobs",
+        "/me/preferences/artwork",
     ]
     seen = {}
     for path in paths:
         response = call(client, "GET", path, subject=A)
         assert response.status_code == 200, (path, response.body)
-        seen[path] = json.loads(response.body)
+        seen[path] = _without_signatures(json.loads(response.body))
     return seen
+
+
+def _without_signatures(value: Any) -> Any:
+    """``value`` with each presigned URL cut to its path (the artwork view signs its URLs afresh on every read)."""
+    if isinstance(value, dict):
+        return {key: _without_signatures(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_signatures(item) for item in value]
+    if isinstance(value, str) and value.startswith("http") and "X-Amz-Signature" in value:
+        return value.split("?", 1)[0]
+    return value
 
 
 def _body(op: Operation, ids: dict[str, str]) -> Any:
@@ -112,4 +137,5 @@ def test_every_operation_with_ids_is_covered() -> None:
         "upload_id",
         "token_id",
         "conflict_id",
+        "job_id",
     }
