@@ -45,7 +45,7 @@ echo "Sleeve needs Python $(PYTHON_MINOR) and found none: no python$(PYTHON_MINO
 exit 1
 endef
 
-.PHONY: install run fake-dsp test test-unit test-integration test-e2e test-browser chromium laptop-extra token bench openapi lint \
+.PHONY: install run fake-dsp fake-replicate test test-unit test-integration test-e2e test-browser chromium laptop-extra token bench openapi lint \
   format package clean which-python FORCE
 
 $(STAMP): requirements.txt requirements-dev.txt $(STAMP_FORCE)
@@ -76,6 +76,12 @@ run: $(STAMP) laptop-extra
 FAKE_DSP_ENV ?= /tmp/sleeve-fake-dsp.env
 fake-dsp: $(STAMP)
 	$(PY) -m chalicelib.local.fake_dsp --env-file $(FAKE_DSP_ENV)
+
+# The fake Replicate (predictions API, output files, signed webhooks) on 127.0.0.1:8098, for `make run` demos (README,
+# "Walkthrough: AI upscaling"); its SLEEVE_REPLICATE_* settings go to FAKE_REPLICATE_ENV too.
+FAKE_REPLICATE_ENV ?= /tmp/sleeve-fake-replicate.env
+fake-replicate: $(STAMP)
+	$(PY) -m chalicelib.local.fake_replicate --env-file $(FAKE_REPLICATE_ENV)
 
 test: lint chromium laptop-extra
 	$(PY) -m pytest -n 2 tests
@@ -156,6 +162,7 @@ bench: $(STAMP) laptop-extra
 	$(PY) bench/bench_matching.py
 	$(PY) bench/bench_sync.py
 	$(PY) bench/bench_upscale.py
+	$(PY) bench/bench_enhance.py
 
 # The contract fuzz run, longer than CI's (README, "Fuzzing"): FUZZ_EXAMPLES fuzzing examples per operation (CI: 5) and
 # 6 stateful scenarios per example, a fresh seed each run (FUZZ_SEED=… replays one), no deadline (FUZZ_DEADLINE=…

@@ -106,7 +106,9 @@ def settled_job(api: Api, subject: str, job_id: str, stack: StackProcess, *, tim
         response = api.get(f"/jobs/{job_id}", subject=subject)
         assert response.status_code == 200, response.text
         job: dict[str, Any] = response.json()
-        return job if job["status"] in TERMINAL_STATUSES else None
+        # moto's server applies an update's actions to the stored item one by one, so a read in between can see
+        # the new status before the `finished_at` written in the same transaction (DynamoDB never shows that).
+        return job if job["status"] in TERMINAL_STATUSES and job["finished_at"] else None
 
     try:
         return wait_for(probe, timeout_s=timeout_s, interval_s=0.25, what=f"job {job_id} to end")
