@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 from pydantic import ValidationError
 
 from chalicelib.config import Settings
-from chalicelib.errors import AppError, ConflictError
+from chalicelib.errors import AppError, ConflictError, NotFoundError
 from chalicelib.models.domain import Asset, Identity
 from chalicelib.models.jobs import OPEN_STATUSES, ArtworkPreferences, Job, JobError
 from chalicelib.providers.base import ProviderFailure
@@ -111,8 +111,8 @@ class EnhancementService:
     def request(self, identity: Identity, release_id: str) -> Job:
         """Start enhancing the caller's release cover (``POST /releases/{id}/artwork/enhance``); the queued job.
 
-        Raises ``NotFoundError`` (``release_not_found``, 404), ``ConflictError`` (409): ``release_locked``,
-        ``artwork_not_ready`` (no ready cover), ``ai_not_allowed`` (the owner's preference), ``not_needed`` (short
+        Raises ``NotFoundError`` (404): ``release_not_found``, ``artwork_not_ready`` (no ready cover);
+        ``ConflictError`` (409): ``release_locked``, ``ai_not_allowed`` (the owner's preference), ``not_needed`` (short
         side >= ``enhance_not_needed_px``), ``enhancement_in_progress`` (``details.job_id``); ``QueueSendError``
         (503 ``queue_unavailable``) when ``job.run`` could not be sent: the job is then ``failed``, not left queued.
         """
@@ -129,7 +129,8 @@ class EnhancementService:
         cover = self._assets.get(cover_id) if cover_id else None
         side = short_side(cover) if cover else None
         if cover is None or side is None:
-            raise ConflictError("The release has no ready cover to enhance.", code="artwork_not_ready")
+            # The code's one status is 404, as for share-link downloads of a release without artwork.
+            raise NotFoundError("The release has no ready cover to enhance.", code="artwork_not_ready")
         refused = refusal(side, self._preferences.get(release.owner_id), self._settings)
         if refused is not None:
             raise refused

@@ -49,7 +49,7 @@ def test_a_cover_of_1400_px_or_more_needs_no_enhancement(client: Client, aws: Aw
 def test_a_release_without_a_ready_cover_has_nothing_to_enhance(client: Client, aws: Aws) -> None:
     release_id = str(create_release(client)["id"])
     error = _refusal(release_id)
-    assert (error.status, error.code) == (409, "artwork_not_ready")
+    assert (error.status, error.code) == (404, "artwork_not_ready")
 
 
 def test_another_owners_release_is_not_found_and_a_locked_one_refused(client: Client, aws: Aws) -> None:
