@@ -72,12 +72,34 @@ def _print_banner(stack: Stack) -> None:
         f"  queues   {', '.join(resources['queue_urls'])}",
     ]
     lines += [f"  worker   {line}" for line in stack.pump.sources] or ["  worker   (no event handlers in app.py)"]
+    lines += [f"  upscaler {upscaler_line()}"]
     lines += [
         f'  token    make token USER=alice    then: curl -H "Authorization: Bearer $TOKEN" {stack.api_url}/releases',
         "Ctrl-C stops everything (state lives in memory and is gone after).",
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+def upscaler_line() -> str:
+    """What new enhancement jobs run on (``enhancement_policy.choose_provider`` over the stack's settings), and why
+    the local Real-ESRGAN is off when it is. Its availability is checked once here (a subprocess, about a second) and
+    cached with the container's upscalers for the jobs."""
+    from chalicelib.config import get_settings
+    from chalicelib.container import get_upscalers
+    from chalicelib.services.enhancement_policy import choose_provider, webhook_url
+
+    settings = get_settings()
+    upscalers = get_upscalers()
+    chosen = choose_provider(settings, upscalers)
+    if chosen == "replicate":
+        hook = webhook_url(settings, "…")
+        return f"replicate at {settings.replicate_api_url}, webhooks to {hook or 'none (the poller completes jobs)'}"
+    reason = upscalers["local"].unavailable_reason()
+    if chosen == "local":
+        return "local Real-ESRGAN x4plus on the CPU" + (f", but it is OFF: {reason}" if reason else "")
+    why = f" (the local Real-ESRGAN is off: {reason})" if reason else ""
+    return f"{chosen}: plain resampling, recorded as not AI{why}"
 
 
 def _write_ready_file(path: Path, stack: Stack) -> None:
