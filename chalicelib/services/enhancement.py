@@ -23,7 +23,7 @@ from chalicelib.errors import AppError, ConflictError, NotFoundError
 from chalicelib.models.domain import Asset, Identity
 from chalicelib.models.jobs import OPEN_STATUSES, ArtworkPreferences, Job, JobError
 from chalicelib.providers.base import ProviderFailure
-from chalicelib.providers.upscaling import Upscaler
+from chalicelib.providers.upscaling import PredictionState, Upscaler
 from chalicelib.services.catalogue import not_found
 from chalicelib.services.enhancement_policy import (
     MESSAGE,
@@ -326,8 +326,7 @@ class EnhancementService:
             if job.provider == "replicate" and job.external_id:
                 state = self.runner.prediction_of(job)
                 if state is not None and state.terminal:
-                    self._queue.send(prediction_message(job.id, state))
-                    return 1
+                    return int(self._report(job, state))
                 self.runner.cancel_prediction(job)
         runs = job.attempts + job.resends
         if runs >= self._settings.job_max_attempts:
@@ -352,5 +351,15 @@ class EnhancementService:
             asked += 1
             state = self.runner.prediction_of(job)
             if state is not None and state.terminal:
-                self._queue.send(prediction_message(job.id, state))
+                self._report(job, state)
         return asked
+
+    def _report(self, job: StoredJob, state: PredictionState) -> bool:
+        """Queue a finished prediction as ``job.prediction``; False (logged) when the queue refused it: the next
+        schedule run asks again."""
+        try:
+            self._queue.send(prediction_message(job.id, state))
+        except AppError as exc:
+            log.warning("job %s: the prediction's report was not queued (%s)", job.id, exc.code)
+            return False
+        return True

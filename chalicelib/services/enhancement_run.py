@@ -137,8 +137,11 @@ class JobRunner:
         except ProviderFailure as exc:
             return self._provider_failed(running, exc)
         if isinstance(result, PredictionStarted):
-            self._jobs.set_external(running, external_id=result.external_id, model=result.model, now=self._now())
-            return "started"
+            if self._jobs.set_external(running, external_id=result.external_id, model=result.model, now=self._now()):
+                return "started"
+            # Canceled (or ended) while the prediction was being created: stop it too.
+            self.cancel_prediction(running.model_copy(update={"external_id": result.external_id}))
+            return "duplicate"
         if not self._jobs.claim_output(running, now=self._now(), lease=OUTPUT_CLAIM_LEASE):
             return "duplicate"
         return self.finish(running, result)
@@ -230,15 +233,15 @@ class JobRunner:
         label = result_label(image.model, provider=job.provider, resampled=resampled)
         if not self._jobs.note_output(job, model=label, ai=image.ai and job.provider != "lanczos", now=self._now()):
             return "duplicate"
-        result = self._result_asset(job, data)
+        content_type = f"image/{sniff_format(data) or 'png'}"
+        result = self._result_asset(job, data, content_type)
         if result.status in ("ready", "failed"):
             return self.settle(job, result)
         if result.status == "pending":
-            fmt = sniff_format(data) or "png"
-            self._objects.put_bytes(result.upload_key, data, content_type=f"image/{fmt}")
+            self._objects.put_bytes(result.upload_key, data, content_type=content_type)
         return "ingesting"
 
-    def _result_asset(self, job: StoredJob, data: bytes) -> Asset:
+    def _result_asset(self, job: StoredJob, data: bytes, content_type: str) -> Asset:
         """The job's result asset, created ``pending`` (or as an earlier run of the same job created it)."""
         asset_id = str(job.result_asset_id)
         fmt_bytes = max(len(data), 1)
@@ -247,7 +250,7 @@ class JobRunner:
                 asset_id=asset_id,
                 owner_id=job.owner_id,
                 upload_key=upload_key(job.owner_id, asset_id),
-                declared_content_type="image/png",
+                declared_content_type=content_type,
                 declared_bytes=fmt_bytes,
                 max_bytes=max(self._settings.upload_max_bytes, fmt_bytes),
                 filename=None,

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from types import ModuleType
+from typing import Any
 
 import boto3
 import httpx
@@ -483,3 +484,29 @@ def test_the_stage_decides_the_jobs_schedules(stage: str, expression: str) -> No
     )
     # Then the reaper and the poller run at that rate (every minute on the embedded stack)
     assert result.stdout.split() == expression.split() * 2
+
+
+def test_a_job_canceled_while_its_prediction_is_created_stops_that_prediction(
+    client: Client, aws: Aws, fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an automatic Replicate job its owner cancels while the worker is creating its prediction
+    import chalicelib.container
+
+    _, original_id = cover(client, aws, "lowres-128.jpg")
+    job_id = str(asset_of(original_id).enhancement_job_id)
+    upscaler = chalicelib.container.get_upscalers()["replicate"]
+    create = upscaler.start
+
+    def create_then_cancel(request: Any) -> Any:
+        started = create(request)
+        get_job_service().cancel(ALICE, job_id)
+        return started
+
+    monkeypatch.setattr(upscaler, "start", create_then_cancel)
+    # When the worker runs the job
+    assert run_jobs(client) == 1
+    # Then the job stays canceled without a prediction id, and the prediction it created was canceled at Replicate
+    job = job_of(job_id)
+    assert (job.status, job.external_id) == ("canceled", None)
+    (prediction,) = fake.predictions()
+    assert prediction["status"] == "canceled"
