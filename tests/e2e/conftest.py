@@ -14,17 +14,19 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import boto3
 import httpx
 import pytest
 
-from chalicelib.config import stage_resource_name
+from chalicelib.config import Settings, stage_resource_name
 from chalicelib.local.environment import stage_environment
 from chalicelib.local.fake_dsp import FakeCatalogue, FakeDsp, FakeDspServer
 from chalicelib.local.fake_replicate import FakeReplicate, FakeReplicateServer
 from chalicelib.local.process import StackProcess, spawn_stack
+from chalicelib.providers.local_upscaler import LocalRealEsrgan
 from tests.conftest import REPO_ROOT
 
 #: The fake DSP's sample catalogue (the README's DSP walkthrough syncs one of its albums).
@@ -199,6 +201,26 @@ def aws(stack: StackProcess) -> Aws:
         ingest_queue_url=stack.queue_urls[stage_resource_name("local", "ingest")],
         dead_letter_queue_url=stack.queue_urls[stage_resource_name("local", "ingest-dlq")],
     )
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the session's stack runs an automatic job with, and how the artwork records it."""
+
+    provider: str
+    model_label: str
+    ai: bool
+    why: str
+
+
+@cache
+def expected_local() -> Expected:
+    """The local Real-ESRGAN when its worker can run on this interpreter (the stack's), else Lanczos: the same check
+    ``choose_provider`` makes in the stack (``unavailable_reason()``; a subprocess, never the GPU)."""
+    reason = LocalRealEsrgan(Settings.model_construct()).unavailable_reason()
+    if reason is None:
+        return Expected("local", "real-esrgan-x4plus+lanczos", True, "the local Real-ESRGAN works here")
+    return Expected("lanczos", "lanczos", False, f"the local Real-ESRGAN is off ({reason})")
 
 
 def wait_for[T](

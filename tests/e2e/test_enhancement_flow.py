@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,19 @@ import httpx
 import pytest
 from PIL import Image
 
-from chalicelib.config import Settings
 from chalicelib.local.process import StackProcess, spawn_stack
 from chalicelib.models.jobs import TERMINAL_STATUSES
-from chalicelib.providers.local_upscaler import LocalRealEsrgan
 from chalicelib.store.catalogue_records import sortable_time
 from chalicelib.store.jobs import JOB_SK, OPEN_JOBS, job_partition, open_key, owner_partition, status_partition
 from chalicelib.store.records import JobRecord
-from tests.e2e.conftest import Api, FakeDspService, FakeReplicateService, stack_environment, wait_for
+from tests.e2e.conftest import (
+    Api,
+    FakeDspService,
+    FakeReplicateService,
+    expected_local,
+    stack_environment,
+    wait_for,
+)
 from tests.e2e.test_artwork_flow import post_form, request_upload
 
 LOWRES = "lowres-128.jpg"
@@ -42,26 +46,6 @@ JOB_WAIT_S = 120.0
 #: The replicate stack's output cap (the 1800×2400 PNG of the portrait is about 5 MB).
 OUTPUT_MAX_BYTES = 20_000_000
 JOB_MAX_ATTEMPTS = 3  # Settings.job_max_attempts, the default the stacks keep
-
-
-@dataclass(frozen=True)
-class Expected:
-    """What the session's stack runs an automatic job with, and how the artwork records it."""
-
-    provider: str
-    model_label: str
-    ai: bool
-    why: str
-
-
-@cache
-def expected_local() -> Expected:
-    """The local Real-ESRGAN when its worker can run on this interpreter (the stack's), else Lanczos: the same check
-    ``choose_provider`` makes in the stack (``unavailable_reason()``; a subprocess, never the GPU)."""
-    reason = LocalRealEsrgan(Settings.model_construct()).unavailable_reason()
-    if reason is None:
-        return Expected("local", "real-esrgan-x4plus+lanczos", True, "the local Real-ESRGAN works here")
-    return Expected("lanczos", "lanczos", False, f"the local Real-ESRGAN is off ({reason})")
 
 
 def new_subject(prefix: str) -> str:

@@ -1,4 +1,4 @@
-"""The README's three walkthroughs, replayed against the local stack; editing one without keeping it true fails here.
+"""The README's four walkthroughs, replayed against the local stack; editing one without keeping it true fails here.
 
 Catalogue: each ``api``/``admin`` line of its shell block becomes the same HTTP request here (no curl or jq needed):
 the line must answer 2xx, or the status its ``# → NNN`` comment announces; ``VAR=$(… | jq -r .field)`` captures a value
@@ -8,6 +8,8 @@ Artwork and DSP sync: each block is fed whole to ``bash`` on stdin, as if pasted
 with ``API`` and ``TOKEN`` pointing at the test stack; they need curl and jq, and are skipped with a message when either
 is missing. The DSP sync's stack talks to the session's fake DSP, which holds the sample catalogue the README's
 ``make fake-dsp`` serves; what the block prints must be the README's sample output (today's date for the local one).
+The AI upscaling block's automatic job runs on the local Real-ESRGAN, as under ``make run``; its printed lines must be
+the README's sample output, with Lanczos's names in place of the model's where the laptop extra does not load here.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from PIL import Image
 
 from chalicelib.local.process import StackProcess
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import Api, FakeDspService, wait_for
+from tests.e2e.conftest import Api, FakeDspService, expected_local, wait_for
 
 HEADING = "## Walkthrough: a release from draft to locked"
 ARTWORK_HEADING = "## Walkthrough: artwork"
 DSP_HEADING = "## Walkthrough: DSP sync"
+UPSCALING_HEADING = "## Walkthrough: AI upscaling"
+README = REPO_ROOT / "README.md"
 #: The date the README's sample output of the DSP walkthrough shows for the local release (release-now's "today").
 DSP_SAMPLE_DAY = "2026-11-26"
 _ASSIGNMENT = re.compile(r"^(\w+)=\$\((.*)\)$")
@@ -61,7 +65,9 @@ class Step:
 def readme_block(heading: str, language: str = "sh", after: str = "") -> str:
     """The text of the first ``language`` block after ``heading`` (a whole ``## …`` line) in README.md, or after the
     first line of that section that starts with ``after``."""
-    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    text = README.read_text(encoding="utf-8")
+    if heading + "\n" not in text:
+        pytest.fail(f"README.md has no {heading!r} section")
     section = text.split(heading + "\n", 1)[1]
     if after:
         section = section.split("\n" + after, 1)[1]
@@ -263,3 +269,36 @@ def test_the_readme_dsp_sync_walkthrough_runs_as_one_pasted_block(
     assert result.returncode == 0, output
     today = datetime.now(UTC).date().isoformat()
     assert result.stdout.splitlines() == expected.replace(DSP_SAMPLE_DAY, today).splitlines(), output
+
+
+def test_the_readme_ai_upscaling_walkthrough_runs_as_one_pasted_block(
+    api: Api, stack: StackProcess, shared_images: Path, curl_and_jq: None
+) -> None:
+    # Given the README's AI upscaling block, pasted whole into bash at the checkout root with the API and alice's
+    # token of the test stack (no Replicate token: the automatic job runs on the local Real-ESRGAN, else Lanczos)
+    block = readme_block(UPSCALING_HEADING)
+    expected = readme_block(UPSCALING_HEADING, language="", after="It prints")
+    assert "../shared/images/lowres-128.jpg" in block and "API=${API:-http://127.0.0.1:8000}" in block
+    upscaler = expected_local()
+    if upscaler.provider == "lanczos":
+        # The README shows the local model's run; without it the job and the view name Lanczos, not AI.
+        expected = (
+            expected.replace('"provider":"local","model":"realesrgan-x4plus"', '"provider":"lanczos","model":"lanczos"')
+            .replace('"is_ai_enhanced":true', '"is_ai_enhanced":false')
+            .replace("real-esrgan-x4plus+lanczos", "lanczos")
+        )
+    token = api.headers("alice")["Authorization"].removeprefix("Bearer ")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLEEVE_", "AWS_"))}
+    env |= {"API": stack.api_url, "TOKEN": token}
+
+    # When it runs
+    result = subprocess.run(
+        ["bash"], input=block, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+    # Then it ends well and prints exactly the README's sample output: the default preferences, the upload, the
+    # automatic job succeeded, the enhanced version served up to large, the original kept, then served again when
+    # the owner prefers it, and the defaults back
+    output = f"{upscaler.why}\nexit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    assert result.returncode == 0, output
+    assert result.stdout.splitlines() == expected.splitlines(), output
