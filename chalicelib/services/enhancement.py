@@ -252,6 +252,8 @@ class EnhancementService:
         side = short_side(asset)
         if side is None:
             return "not_ready"
+        if side >= self._settings.auto_enhance_below_px:
+            return "not_auto"  # most covers: decided without reading the owner's preferences
         target, _, role = (asset.attach_to or "").rpartition("#")
         if role != COVER_ROLE or not target.startswith("RELEASE#"):
             return "not_cover"
