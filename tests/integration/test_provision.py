@@ -26,8 +26,10 @@ QUEUES = [
     "sleeve-local-dsp-sync-dlq",
     "sleeve-local-cleanup",
     "sleeve-local-cleanup-dlq",
+    "sleeve-local-jobs",
+    "sleeve-local-jobs-dlq",
 ]
-INGEST, INGEST_DLQ, SYNC, SYNC_DLQ, CLEANUP, CLEANUP_DLQ = QUEUES
+INGEST, INGEST_DLQ, SYNC, SYNC_DLQ, CLEANUP, CLEANUP_DLQ, JOBS, JOBS_DLQ = QUEUES
 INGEST_ARN = f"arn:aws:sqs:us-east-1:123456789012:{INGEST}"
 DLQ_ARN = f"arn:aws:sqs:us-east-1:123456789012:{INGEST_DLQ}"
 SYNC_ARN = f"arn:aws:sqs:us-east-1:123456789012:{SYNC}"
@@ -83,11 +85,13 @@ def test_result_names_every_physical_resource(provisioned: ProvisionResult) -> N
         "IngestQueueUrl": provisioned["queue_urls"][INGEST],
         "SyncQueueUrl": provisioned["queue_urls"][SYNC],
         "CleanupQueueUrl": provisioned["queue_urls"][CLEANUP],
+        "JobsQueueUrl": provisioned["queue_urls"][JOBS],
     }
     # The CloudWatch alarms and API Gateway's gateway responses are AWS-only: skipped, not an error
     assert [name for name in provisioned["skipped"] if not name.startswith("GatewayResponse")] == [
         "CleanupDeadLetterAlarm",
         "IngestDeadLetterAlarm",
+        "JobsDeadLetterAlarm",
         "SyncDeadLetterAlarm",
     ]
 
@@ -105,6 +109,9 @@ def test_table_has_the_template_keys_indexes_and_backups(session: boto3.Session,
     assert _indexes(table) == EXPECTED_INDEXES
     backups = dynamodb.describe_continuous_backups(TableName=TABLE)["ContinuousBackupsDescription"]
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    # Webhook receipts expire through the table's TTL attribute (epoch seconds)
+    ttl = dynamodb.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "ttl")
 
 
 def test_a_table_from_an_older_template_gets_the_new_indexes(session: boto3.Session, tmp_path: Path) -> None:
