@@ -23,6 +23,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from chalicelib.config import Settings
 from chalicelib.local.process import StackProcess, spawn_stack
 from chalicelib.models.jobs import TERMINAL_STATUSES
 from chalicelib.store.catalogue_records import sortable_time
@@ -41,11 +42,12 @@ from tests.e2e.test_artwork_flow import post_form, request_upload
 LOWRES = "lowres-128.jpg"
 PORTRAIT = "portrait-450x600.jpg"
 VARIANT_PX = {"tiny": 64, "small": 300, "medium": 640, "large": 1400}  # DESIGN.md, "Storage keys"
-#: The local model on two shared cores takes seconds for 128 px, then the result's ingest; generous for CI.
+#: The local model took 15–35 s for 128 px on two shared cores, then the result's ingest; generous for CI.
 JOB_WAIT_S = 120.0
 #: The replicate stack's output cap (the 1800×2400 PNG of the portrait is about 5 MB).
 OUTPUT_MAX_BYTES = 20_000_000
-JOB_MAX_ATTEMPTS = 3  # Settings.job_max_attempts, the default the stacks keep
+#: Settings.job_max_attempts: the stacks keep the default.
+JOB_MAX_ATTEMPTS: int = Settings.model_fields["job_max_attempts"].default
 
 
 def new_subject(prefix: str) -> str:
