@@ -112,7 +112,7 @@ def get_artwork(release_id: str, query: ArtworkQuery) -> Reply:
     errors=[
         "release_not_found",
         "release_locked",
-        "artwork_not_ready",
+        "cover_not_ready",
         "ai_not_allowed",
         "not_needed",
         "enhancement_in_progress",
@@ -126,7 +126,7 @@ def enhance_artwork(release_id: str) -> Reply:
     cover whose short side is under 1400 px (409 ``not_needed`` otherwise). The result is ingested like an upload, so
     every variant up to ``large`` exists; the original is kept. 409 ``ai_not_allowed`` when the owner's preferences
     refuse it, ``enhancement_in_progress`` (``details.job_id``) while one is queued or running, ``release_locked`` for
-    a locked release; 404 ``artwork_not_ready`` without a ready cover.
+    a locked release, ``cover_not_ready`` without a ready cover.
     """
     from chalicelib import container
 
