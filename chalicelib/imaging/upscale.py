@@ -9,12 +9,15 @@ from __future__ import annotations
 import io
 import math
 
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 from chalicelib.errors import ImageRejectedError
 from chalicelib.imaging.colour import to_srgb
 from chalicelib.imaging.decode import load_image, normalise_mode, open_image
 from chalicelib.imaging.specs import DEFAULT_MAX_PIXELS, PNG_COMPRESS_LEVEL
+
+#: EXIF orientations (TIFF 6.0 / Exif 2.32, tag 0x0112) that swap width and height: the 90° and 270° rotations.
+_TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 
 
 def decode_srgb(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
@@ -99,19 +102,36 @@ def top_up(data: bytes, *, target_px: int, max_pixels: int = DEFAULT_MAX_PIXELS)
     """Bring ``data``'s short side up to ``target_px`` (px) with Lanczos, keeping the aspect ratio: what finishes an
     upscale whose model stopped short of the target (a 128 px cover x4 is 512 px; the ``large`` variant is 1400 px).
 
-    Returns ``(png, width, height, resampled)``; ``resampled`` is False when the short side was already at least
-    ``target_px`` (the image is then re-encoded as PNG, pixels unchanged apart from the upright/sRGB rules of
-    ``decode_srgb``). Raises ``ValueError`` for ``target_px < 1`` and ``ImageRejectedError`` as ``resample``.
+    Returns ``(image, width, height, resampled)`` (px, upright). The size is read from the header first: when the
+    short side is already at least ``target_px``, ``resampled`` is False and ``image`` is ``data`` itself, unchanged
+    (any accepted format; a 1800x2400 model output is not decoded and re-encoded for nothing: ingest orients and
+    converts it anyway). Otherwise ``image`` is an upright sRGB PNG (``decode_srgb``). Raises ``ValueError`` for
+    ``target_px < 1`` and ``ImageRejectedError`` as ``open_image`` (not an accepted image, above ``max_pixels``)
+    or ``resample``.
     """
     if target_px < 1:
         raise ValueError(f"target_px must be at least 1, not {target_px}")
+    width, height = upright_size(data, max_pixels=max_pixels)
+    size = top_up_size(width, height, target_px)
+    if size == (width, height):
+        return data, width, height, False
+    check_output_size(*size, max_pixels=max_pixels)
     pixels = decode_srgb(data, max_pixels=max_pixels)
-    size = top_up_size(pixels.width, pixels.height, target_px)
-    resampled = size != pixels.size
-    if resampled:
-        check_output_size(*size, max_pixels=max_pixels)
-        pixels = resize_lanczos(pixels, size)
-    return encode_png(pixels), size[0], size[1], resampled
+    return encode_png(resize_lanczos(pixels, size)), size[0], size[1], True
+
+
+def upright_size(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """``data``'s (width, height) in px once its EXIF orientation is applied, read from the header (no pixels
+    decoded). Raises ``ImageRejectedError`` as ``open_image``."""
+    source, fmt = open_image(data, max_pixels=max_pixels)
+    with source:
+        width, height = source.size
+        # A PNG's eXIf chunk after the pixels would make Pillow decode them to find it: only one before them counts.
+        if fmt == "png" and "exif" not in source.info:
+            return width, height
+        if source.getexif().get(ExifTags.Base.Orientation, 1) in _TRANSPOSING_ORIENTATIONS:
+            return height, width
+    return width, height
 
 
 def reduce_to(data: bytes, *, short_px: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[bytes, int, int, bool]:

@@ -95,6 +95,36 @@ def test_top_up_leaves_an_image_already_big_enough_alone(
 
 
 @pytest.mark.parametrize(
+    ("name", "target", "size"),
+    [
+        ("gradients-1000.png", 1000, (1000, 1000)),
+        ("portrait-450x600.jpg", 450, (450, 600)),
+        # Stored 450x600 with EXIF orientation 6: its upright size is 600x450.
+        ("exif-orientation-6.jpg", 400, (600, 450)),
+    ],
+)
+def test_top_up_hands_back_the_very_bytes_when_the_short_side_is_there(
+    name: str, target: int, size: tuple[int, int], image_bytes: Callable[[str], bytes]
+) -> None:
+    # Given an image (PNG or JPEG) whose short side is already at least the target
+    data = image_bytes(name)
+    # When it is topped up
+    topped, width, height, resampled = top_up(data, target_px=target)
+    # Then the bytes are the input's, neither decoded nor re-encoded, with its upright size and no resampling
+    assert topped == data
+    assert (width, height, resampled) == (*size, False)
+
+
+def test_top_up_refuses_a_bomb_even_when_no_resampling_is_needed(image_bytes: Callable[[str], bytes]) -> None:
+    # Given a PNG declaring 65536x65536 px (its short side is far past any target)
+    # When it is topped up
+    # Then it is refused from its header, as ingest would refuse it
+    with pytest.raises(ImageRejectedError) as refused:
+        top_up(image_bytes("bomb-65536x65536.png"), target_px=1400)
+    assert refused.value.code == "decompression_bomb"
+
+
+@pytest.mark.parametrize(
     ("size", "target", "expected"),
     [((128, 128), 1400, (1400, 1400)), ((3, 1000), 10, (10, 3333)), ((1000, 3), 10, (3333, 10)), ((5, 7), 5, (5, 7))],
 )
