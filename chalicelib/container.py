@@ -318,6 +318,7 @@ def get_cleanup_service() -> CleanupService:
         links=get_share_link_repository(),
         objects=get_object_store(),
         queue=get_cleanup_queue(),
+        jobs=get_job_repository(),
     )
 
 

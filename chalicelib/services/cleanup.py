@@ -4,6 +4,8 @@ Deleting a release (``ReleaseService.delete``) removes the release item and its 
 pending-cleanup marker (``CLEANUP`` / ``RELEASE#{id}``) and queues ``{"type": "release_cleanup", "release_id",
 "owner_id", "requested_at"}``. This service then removes, in this order:
 
+0. (with a job repository) the open jobs of the release's assets (an original's ``enhancement_job_id``, a result's
+   ``job_id``) end ``failed`` (``release_not_found``): their workers then write nothing more (``enhancement_run``);
 1. the release's assets (``list_for_target("RELEASE#{id}")``, and any asset its cover attachment names that the
    eventually consistent index does not list yet, or that predates it): every S3 object of each (its ``uploads/`` key
    and everything under its ``media/`` and ``derived/`` prefixes, listed page by page and deleted in batches of
@@ -20,15 +22,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.models.catalogue import Release
 from chalicelib.models.domain import Asset
+from chalicelib.models.jobs import OPEN_STATUSES, Job, JobError
 from chalicelib.services.artwork import COVER_ROLE, release_target
 from chalicelib.services.storage_keys import asset_prefixes
 
@@ -41,6 +44,9 @@ RESEND_AFTER = timedelta(minutes=15)
 RESEND_LIMIT = 100
 
 CleanupOutcome = Literal["cleaned", "refused", "dropped"]
+
+#: The error of a job ended because its release was deleted (the jobs worker ends one it meets with the same).
+RELEASE_DELETED = JobError(code="release_not_found", message="The release was deleted while the job ran.")
 
 _ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -62,12 +68,14 @@ class ReleaseCleanupMessage(BaseModel):
 
 @dataclass(frozen=True)
 class CleanupReport:
-    """What one cleanup removed: asset items (ids), S3 objects, share-link items (links and their counters)."""
+    """What one cleanup removed: asset items (ids), S3 objects, share-link items (links and their counters), and how
+    many open jobs of those assets it ended."""
 
     release_id: str
     assets: list[str]
     objects: int
     share_link_items: int
+    jobs_ended: int = 0
 
 
 class Marker(Protocol):
@@ -117,6 +125,14 @@ class ShareLinks(Protocol):
     def delete_for_release(self, release_id: str) -> int: ...
 
 
+class Jobs(Protocol):
+    """What the cleanup needs of ``JobRepository``."""
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def fail(self, job: Job, *, error: JobError, now: datetime) -> Job | None: ...
+
+
 class Objects(Protocol):
     """What the cleanup needs of ``ObjectStore``."""
 
@@ -161,8 +177,12 @@ class CleanupService:
         links: ShareLinks,
         objects: Objects,
         queue: Queue,
+        jobs: Jobs | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._catalogue = catalogue
+        self._jobs = jobs
+        self._now = now
         self._assets = assets
         self._attachments = attachments
         self._links = links
@@ -189,6 +209,7 @@ class CleanupService:
             return None
         target = release_target(release_id)
         assets = self._release_assets(target)
+        jobs_ended = self._end_jobs(assets)
         objects = 0
         for asset in assets:
             # Bytes first, record last: a run cut short still finds the asset, and with it the keys to delete.
@@ -203,9 +224,23 @@ class CleanupService:
             assets=[asset.id for asset in assets],
             objects=objects,
             share_link_items=share_link_items,
+            jobs_ended=jobs_ended,
         )
         log.info("cleaned up release %s: %s", release_id, report)
         return report
+
+    def _end_jobs(self, assets: Sequence[Asset]) -> int:
+        """End ``failed`` (``release_not_found``) every open job the assets name (an original's
+        ``enhancement_job_id``, a result's ``job_id``), before their bytes go; how many it ended. A job that ended
+        meanwhile is left as it is (the write is conditional on the status)."""
+        if self._jobs is None:
+            return 0
+        ended = 0
+        for job_id in sorted({i for asset in assets for i in (asset.enhancement_job_id, asset.job_id) if i}):
+            job = self._jobs.get(job_id)
+            if job is not None and job.status in OPEN_STATUSES:
+                ended += self._jobs.fail(job, error=RELEASE_DELETED, now=self._now()) is not None
+        return ended
 
     def _release_assets(self, target: str) -> list[Asset]:
         """The target's assets from gsi2, and those its cover attachment names that gsi2 does not list (an asset made

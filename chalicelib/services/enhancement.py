@@ -103,7 +103,13 @@ class EnhancementService:
         self._upscalers = upscalers
         self._now = now
         self.runner = JobRunner(
-            settings=settings, jobs=jobs, assets=assets, objects=objects, upscalers=upscalers, now=now
+            settings=settings,
+            catalogue=catalogue,
+            jobs=jobs,
+            assets=assets,
+            objects=objects,
+            upscalers=upscalers,
+            now=now,
         )
 
     # -- the routes ---------------------------------------------------------------------------------------------------

@@ -5,6 +5,11 @@ moved on and changes nothing. A result is claimed once (with a lease, so a worke
 ever), topped up with Lanczos to ``enhance_target_px``, recorded as a pending asset (the id the job chose when it was
 created) and PUT at that asset's upload key: the S3 event brings it to the same ingest worker as an upload, and
 ``settle`` ends the job when that ingest ends.
+
+Nothing is left behind by a delete: a job whose release (or original asset) was deleted while it ran ends ``failed``
+(``release_not_found``, ``source_missing``) before its provider is called, before its result asset is created, right
+after the result is PUT, and when the result's ingest ends; a result asset created meanwhile is discarded (record and
+every object under its prefixes). The release cleanup ends the release's open jobs too (``services/cleanup.py``).
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ from chalicelib.providers.upscaling import (
     UpscaleRequest,
 )
 from chalicelib.services.enhancement_policy import UPSCALE_SCALE, result_label, webhook_url
-from chalicelib.services.storage_keys import upload_key
+from chalicelib.services.storage_keys import asset_prefixes, upload_key
 from chalicelib.store.assets import AssetRepository
+from chalicelib.store.catalogue import CatalogueRepository
 from chalicelib.store.dynamo import is_condition_failure
 from chalicelib.store.jobs import JobRepository, StoredJob
 from chalicelib.store.objects import ObjectStore
@@ -43,6 +49,8 @@ log = logging.getLogger(__name__)
 OUTPUT_CLAIM_LEASE = timedelta(minutes=10)
 #: Lifetime of the presigned GET a remote provider reads the original from (s).
 SOURCE_URL_TTL_S = 3600
+#: The error of a job whose release was deleted while it was queued or running.
+RELEASE_DELETED = ("release_not_found", "The release was deleted while the job ran; its result was not kept.")
 
 
 class JobRunner:
@@ -53,6 +61,7 @@ class JobRunner:
         self,
         *,
         settings: Settings,
+        catalogue: CatalogueRepository,
         jobs: JobRepository,
         assets: AssetRepository,
         objects: ObjectStore,
@@ -60,6 +69,7 @@ class JobRunner:
         now: Callable[[], datetime],
     ) -> None:
         self._settings = settings
+        self._catalogue = catalogue
         self._jobs = jobs
         self._assets = assets
         self._objects = objects
@@ -77,7 +87,13 @@ class JobRunner:
     def settle(self, job: StoredJob, result: Asset) -> str:
         """End the job by its result asset's ingest: ``ready`` → ``succeeded`` and the original's ``enhancement``
         set (one transaction, only while the job runs); ``failed`` → the job ``failed`` (``result_rejected`` with the
-        ingest's reason); otherwise ``waiting``. ``duplicate`` when the job had ended (canceled: nothing linked)."""
+        ingest's reason); otherwise ``waiting``. ``duplicate`` when the job had ended (canceled: nothing linked).
+
+        When the release or the original asset is gone, whatever the job's status, the result is discarded (its
+        record and objects) and the job ends ``failed`` (``release_not_found`` or ``source_missing``)."""
+        gone = self._gone(job)
+        if gone is not None:
+            return self._discard(job, *gone)
         if result.status == "failed":
             reason = f"{result.error.code}: {result.error.message}" if result.error else "the ingest refused it"
             return self.fail(job, "result_rejected", f"The enhanced image was refused by ingest ({reason}).")
@@ -92,7 +108,9 @@ class JobRunner:
         )
         outcome = self._jobs.succeed(job, enhancement=enhancement, original_asset_id=str(job.input.get("asset_id")))
         if outcome == "original_missing":
-            return self.fail(job, "source_missing", "The original image is gone (its release was deleted).")
+            # Deleted between the check above and the transaction.
+            code, message = self._gone(job) or ("source_missing", "The original image is gone.")
+            return self._discard(job, code, message)
         return "succeeded" if outcome == "succeeded" else "duplicate"
 
     # -- job.run ------------------------------------------------------------------------------------------------------
@@ -147,7 +165,10 @@ class JobRunner:
         return self.finish(running, result)
 
     def _source(self, job: StoredJob) -> tuple[Asset, bytes] | str:
-        """The original asset and its stored bytes, or the outcome of failing the job ``source_missing``."""
+        """The original asset and its stored bytes, or the outcome of failing the job ``release_not_found`` (its
+        release was deleted) or ``source_missing``."""
+        if self._release_deleted(job):
+            return self._discard(job, *RELEASE_DELETED)  # a re-run may find an earlier run's result
         asset_id = job.input.get("asset_id")
         original = self._assets.get(str(asset_id)) if asset_id else None
         if original is None or original.status != "ready" or original.media is None:
@@ -230,6 +251,9 @@ class JobRunner:
                 "output_too_large",
                 f"The enhanced image holds {len(data)} bytes; at most {self._settings.upload_max_bytes} are ingested.",
             )
+        gone = self._gone(job)
+        if gone is not None:
+            return self._discard(job, *gone)  # before this run writes a result (an earlier run's goes)
         label = result_label(image.model, provider=job.provider, resampled=resampled)
         if not self._jobs.note_output(job, model=label, ai=image.ai and job.provider != "lanczos", now=self._now()):
             return "duplicate"
@@ -239,7 +263,42 @@ class JobRunner:
             return self.settle(job, result)
         if result.status == "pending":
             self._objects.put_bytes(result.upload_key, data, content_type=content_type)
+            # The release may have been deleted (and cleaned up, this record with it) since the check above: the
+            # cleanup started after the release went, so a check after the PUT sees it and nothing stays behind.
+            gone = self._gone(job)
+            if gone is not None:
+                return self._discard(job, *gone)
         return "ingesting"
+
+    def _release_deleted(self, job: StoredJob) -> bool:
+        """Whether the release the job's input names no longer exists (a job without one has none to lose)."""
+        release_id = job.input.get("release_id")
+        return bool(release_id) and self._catalogue.get(str(release_id)) is None
+
+    def _gone(self, job: StoredJob) -> tuple[str, str] | None:
+        """Why the job's result has nowhere to go: ``(code, message)`` when its release was deleted
+        (``release_not_found``) or its original asset is gone (``source_missing``); None while both exist."""
+        if self._release_deleted(job):
+            return RELEASE_DELETED
+        asset_id = job.input.get("asset_id")
+        if asset_id and self._assets.get(str(asset_id)) is None:
+            return "source_missing", "The original image was deleted while the job ran."
+        return None
+
+    def _discard(self, job: StoredJob, code: str, message: str) -> str:
+        """Delete the job's result asset if there is one (every object under its prefixes, then its record) and end
+        the job ``failed`` with ``code``; ``fail``'s outcome. Bytes, record, bytes again: an ingest run that wrote
+        after the first pass cannot finish without the record (its claim fails and it deletes its own run's
+        objects), and the second pass removes what it wrote before the record went."""
+        if job.result_asset_id is None:
+            return self.fail(job, code, message)
+        asset_id = job.result_asset_id
+        prefixes = asset_prefixes(job.owner_id, asset_id)
+        deleted = self._objects.delete_prefixes(prefixes)
+        self._assets.delete(asset_id)
+        deleted += self._objects.delete_prefixes(prefixes)
+        log.info("job %s: result %s discarded (%s), %d objects deleted", job.id, asset_id, code, len(deleted))
+        return self.fail(job, code, message)
 
     def _result_asset(self, job: StoredJob, data: bytes, content_type: str) -> Asset:
         """The job's result asset, created ``pending`` (or as an earlier run of the same job created it)."""
