@@ -5,13 +5,15 @@ For each input size (128, 300 and 600 px squares), medians over --runs runs of:
 - local: ``LocalRealEsrgan.start`` as a job runs it (worker subprocess start, imports, model load, the x4 run on the
   CPU with gpuid=-1, PNG encode, the parent's decode check), wall seconds;
 - baseline: ``imaging.upscale.resample`` x4 with Lanczos to the same output size, in the same run (--lanczos-runs runs);
+- the local output's size: an input above ``SLEEVE_LOCAL_UPSCALE_MAX_INPUT_PX`` (350) is reduced to it before the model,
+  so the 600 px input's local output is 1400 px where Lanczos x4 makes 2400 px;
 - the ratio local / Lanczos, and the peak RSS of the worker subprocess (``ru_maxrss`` of the children of a fresh
   measuring process per size, so one size's peak is not another's).
 
 Inputs: ``../shared/images/lowres-128.jpg`` as is (128 px), and the centre square of
 ``../shared/images/photo-2725x2225.jpg`` resized to 300 and 600 px (JPEG q90, in a temp dir). x4plus on the CPU is
-single-threaded and slow (a 600 px input is 4-7 minutes on one core), so --runs defaults to 1; the whole bench takes
-6-9 minutes on a 2-core machine. When the laptop extra is missing the local side is skipped with its reason.
+single-threaded and slow (a 300 px input is over a minute on one core), so --runs defaults to 1; the whole bench takes
+about 4 minutes on a 2-core machine. When the laptop extra is missing the local side is skipped with its reason.
 Run: ``.venv/bin/python bench/bench_upscale.py [--runs N] [--sizes 128,300,600]``. Prints a table, then one JSON line.
 """
 
@@ -116,7 +118,10 @@ def main() -> None:
         f"local Real-ESRGAN x4plus (CPU, gpuid=-1) vs Lanczos x4; medians of N={args.runs} local and "
         f"{args.lanczos_runs} Lanczos runs per size"
     )
-    print(f"{'input':>7} {'output':>11} {'local s':>9} {'lanczos s':>10} {'ratio':>7} {'worker peak RSS':>16}")
+    print(
+        f"{'input':>7} {'lanczos out':>11} {'local out':>11} {'local s':>9} {'lanczos s':>10} {'ratio':>7}"
+        f" {'worker peak RSS':>16}"
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="sleeve-bench-upscale-") as folder:
         for size in sizes:
@@ -128,7 +133,7 @@ def main() -> None:
             if "unavailable" in local:
                 row["local"] = local["unavailable"]
                 print(
-                    f"{size:>5}px {out[0]:>5}x{out[1]:<5} {'off':>9} {lanczos_med:>10.3f}",
+                    f"{size:>5}px {out[0]:>5}x{out[1]:<5} {'-':>11} {'off':>9} {lanczos_med:>10.3f}",
                     f"  local: {local['unavailable']}",
                 )
             else:
@@ -138,9 +143,11 @@ def main() -> None:
                     local_runs_s=[round(value, 2) for value in local["seconds"]],
                     ratio=round(local_med / lanczos_med, 1),
                     worker_peak_rss_mib=round(local["peak_rss_mib"]),
+                    local_output=list(local["size"]),
                 )
+                local_out = f"{local['size'][0]}x{local['size'][1]}"
                 print(
-                    f"{size:>5}px {out[0]:>5}x{out[1]:<5} {local_med:>9.1f} {lanczos_med:>10.3f} "
+                    f"{size:>5}px {out[0]:>5}x{out[1]:<5} {local_out:>11} {local_med:>9.1f} {lanczos_med:>10.3f} "
                     f"{local_med / lanczos_med:>6.0f}x {local['peak_rss_mib']:>12.0f} MiB"
                 )
             rows.append(row)
