@@ -81,8 +81,9 @@ def test_a_cover_large_enough_is_not_enhanced(client: Client, aws: Aws, shared_i
 def test_a_release_without_a_ready_cover_has_nothing_to_enhance(client: Client, aws: Aws) -> None:
     # Given a release with no uploaded cover
     release_id = create_release(client)["id"]
-    # When an enhancement is asked for, Then artwork_not_ready, and no job exists
-    _error(call(client, "POST", f"/releases/{release_id}/artwork/enhance"), 404, "artwork_not_ready")
+    # When an enhancement is asked for, Then 409 cover_not_ready (the release exists: a 404 would say it does not),
+    # and no job exists
+    _error(call(client, "POST", f"/releases/{release_id}/artwork/enhance"), 409, "cover_not_ready")
     assert _jobs(client)["items"] == []
 
 
