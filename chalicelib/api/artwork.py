@@ -8,7 +8,6 @@ from pydantic import Field
 from chalicelib.api.contract import Answer, Query, Reply, operation
 from chalicelib.api.responses import identity_of
 from chalicelib.container import get_artwork_service
-from chalicelib.errors import ConflictError, NotFoundError
 from chalicelib.models.api import CreateUploadRequest
 from chalicelib.models.domain import UploadTicket
 from chalicelib.models.jobs import Job
@@ -131,12 +130,5 @@ def enhance_artwork(release_id: str) -> Reply:
     """
     from chalicelib import container
 
-    try:
-        job = container.get_enhancement_service().request(identity_of(bp.current_request), release_id)
-    except NotFoundError as error:
-        if error.code != "artwork_not_ready":
-            raise
-        # The release exists; its cover is what is missing: a state conflict, not a 404 (a client, and the fuzz run's
-        # resource check, read a 404 under a release it has just created as the release being gone).
-        raise ConflictError(error.message, code="cover_not_ready") from error
+    job = container.get_enhancement_service().request(identity_of(bp.current_request), release_id)
     return Reply(job, status=202)

@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 from pydantic import ValidationError
 
 from chalicelib.config import Settings
-from chalicelib.errors import AppError, ConflictError, NotFoundError
+from chalicelib.errors import AppError, ConflictError
 from chalicelib.models.domain import Asset, Identity
 from chalicelib.models.jobs import OPEN_STATUSES, ArtworkPreferences, Job, JobError
 from chalicelib.providers.base import ProviderFailure
@@ -117,10 +117,11 @@ class EnhancementService:
     def request(self, identity: Identity, release_id: str) -> Job:
         """Start enhancing the caller's release cover (``POST /releases/{id}/artwork/enhance``); the queued job.
 
-        Raises ``NotFoundError`` (404): ``release_not_found``, ``artwork_not_ready`` (no ready cover);
-        ``ConflictError`` (409): ``release_locked``, ``ai_not_allowed`` (the owner's preference), ``not_needed`` (short
-        side >= ``enhance_not_needed_px``), ``enhancement_in_progress`` (``details.job_id``); ``QueueSendError``
-        (503 ``queue_unavailable``) when ``job.run`` could not be sent: the job is then ``failed``, not left queued.
+        Raises ``NotFoundError`` (404): ``release_not_found``; ``ConflictError`` (409): ``cover_not_ready`` (no ready
+        cover: the release exists, its cover is what is missing), ``release_locked``, ``ai_not_allowed`` (the owner's
+        preference), ``not_needed`` (short side >= ``enhance_not_needed_px``), ``enhancement_in_progress``
+        (``details.job_id``); ``QueueSendError`` (503 ``queue_unavailable``) when ``job.run`` could not be sent: the
+        job is then ``failed``, not left queued.
         """
         release = self._catalogue.get(release_id)
         if release is None or release.owner_id != identity.subject:
@@ -135,8 +136,10 @@ class EnhancementService:
         cover = self._assets.get(cover_id) if cover_id else None
         side = short_side(cover) if cover else None
         if cover is None or side is None:
-            # The code's one status is 404, as for share-link downloads of a release without artwork.
-            raise NotFoundError("The release has no ready cover to enhance.", code="artwork_not_ready")
+            raise ConflictError(
+                "The release has no ready cover to enhance yet (none uploaded, or still processing).",
+                code="cover_not_ready",
+            )
         refused = refusal(side, self._preferences.get(release.owner_id), self._settings)
         if refused is not None:
             raise refused

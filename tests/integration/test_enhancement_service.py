@@ -49,7 +49,7 @@ def test_a_cover_of_1400_px_or_more_needs_no_enhancement(client: Client, aws: Aw
 def test_a_release_without_a_ready_cover_has_nothing_to_enhance(client: Client, aws: Aws) -> None:
     release_id = str(create_release(client)["id"])
     error = _refusal(release_id)
-    assert (error.status, error.code) == (404, "artwork_not_ready")
+    assert (error.status, error.code) == (409, "cover_not_ready")
 
 
 def test_another_owners_release_is_not_found_and_a_locked_one_refused(client: Client, aws: Aws) -> None:
@@ -188,6 +188,6 @@ def test_an_uploaded_cover_not_yet_ingested_is_not_ready(client: Client, aws: Aw
     release_id = str(create_release(client)["id"])
     upload(client, aws, release_id, image("portrait-450x600.jpg"))
     error = _refusal(release_id)
-    assert error.code == "artwork_not_ready"
+    assert error.code == "cover_not_ready"
     run_ingest(client, aws)
     assert get_enhancement_service().request(ALICE, release_id).status == "queued"
