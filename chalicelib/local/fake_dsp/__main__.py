@@ -4,49 +4,34 @@ SLEEVE_…`` lines that point Sleeve at it (also written to ``--env-file``, to `
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
-import shlex
 import threading
 from pathlib import Path
 
 from chalicelib.local.fake_dsp.catalogue import FakeCatalogue, FakeDsp
 from chalicelib.local.fake_dsp.server import FakeDspServer
+from chalicelib.local.fake_http import base_parser, serve_until_stopped
 
 SAMPLE = Path(__file__).with_name("sample_catalogue.json")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """``--host`` (127.0.0.1), ``--port`` (8099; 0 = a free one), ``--catalogue`` (the sample), ``--env-file``."""
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.local.fake_dsp", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8099, help="port (default 8099; 0 picks a free one)")
+    parser = base_parser("python -m chalicelib.local.fake_dsp", __doc__, port=8099)
     parser.add_argument("--catalogue", type=Path, default=SAMPLE, help="a FakeCatalogue JSON file (default: sample)")
-    parser.add_argument("--env-file", type=Path, help="also write the export lines to this file")
     return parser.parse_args(argv)
-
-
-def export_lines(env: dict[str, str]) -> str:
-    """``export NAME=value`` lines, shell-quoted (the Apple key is a multi-line PEM)."""
-    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
 
 
 def main(argv: list[str] | None = None, *, stop: threading.Event | None = None) -> int:
     """Serve until Ctrl-C (or until ``stop`` is set, in tests)."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     fake = FakeDsp(FakeCatalogue.model_validate_json(args.catalogue.read_bytes()))
-    with FakeDspServer(fake, host=args.host, port=args.port) as server:
-        lines = export_lines(fake.settings_env(server.url))
-        if args.env_file is not None:
-            args.env_file.parent.mkdir(parents=True, exist_ok=True)
-            args.env_file.write_text(lines)
-            args.env_file.chmod(0o600)  # it holds the fake's (throw-away) credentials
-        print(f"# the fake DSP serves {len(fake.catalogue.albums)} albums at {server.url}", flush=True)
-        print(lines, end="", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            (stop or threading.Event()).wait()
-    return 0
+    return serve_until_stopped(
+        FakeDspServer(fake, host=args.host, port=args.port),
+        fake.settings_env,
+        banner=lambda url: f"# the fake DSP serves {len(fake.catalogue.albums)} albums at {url}",
+        env_file=args.env_file,
+        stop=stop,
+    )
 
 
 if __name__ == "__main__":
