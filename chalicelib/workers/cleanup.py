@@ -7,6 +7,7 @@ from typing import Any
 from chalice.app import Blueprint, Rate, SQSEvent
 
 from chalicelib.workers.queues import CLEANUP_DEAD_LETTER_QUEUE, CLEANUP_QUEUE
+from chalicelib.workers.sqs_messages import message_id, message_text, receive_count
 
 bp = Blueprint(__name__)
 
@@ -25,7 +26,7 @@ def handle_cleanup(event: SQSEvent) -> None:
     service = get_cleanup_service()
     for message in event:
         outcome = service.handle_message(message.body)
-        log.info("release cleanup finished", extra={"message_id": _message_id(message), "outcome": outcome})
+        log.info("release cleanup finished", extra={"message_id": message_id(message), "outcome": outcome})
 
 
 @bp.on_sqs_message(queue=CLEANUP_DEAD_LETTER_QUEUE, batch_size=1)
@@ -37,15 +38,14 @@ def handle_cleanup_dead_letter(event: SQSEvent) -> None:
 
     log = get_worker_logger()
     for message in event:
-        body = message.body if isinstance(message.body, str) else ""
-        parsed = parse_cleanup_message(body)
+        parsed = parse_cleanup_message(message_text(message))
         log.error(
             "release cleanup dead-lettered",
             extra={
-                "message_id": _message_id(message),
+                "message_id": message_id(message),
                 "release_id": parsed.release_id if parsed else None,
                 "malformed": parsed is None,
-                "receive_count": message.to_dict().get("attributes", {}).get("ApproximateReceiveCount"),
+                "receive_count": receive_count(message),
             },
         )
 
@@ -60,8 +60,3 @@ def resend_pending_cleanups(event: Any) -> None:
 
     sent = get_cleanup_service().resend_pending(utcnow())
     get_worker_logger().info("pending release cleanups re-sent", extra={"sent": sent})
-
-
-def _message_id(message: Any) -> str | None:
-    value = message.to_dict().get("messageId")
-    return str(value) if value is not None else None

@@ -11,6 +11,7 @@ from typing import Any
 from chalice.app import Blueprint, Rate, SQSEvent
 
 from chalicelib.workers.queues import DSP_SYNC_SCHEDULE_MINUTES, SYNC_DEAD_LETTER_QUEUE, SYNC_QUEUE
+from chalicelib.workers.sqs_messages import message_fields, message_text
 
 bp = Blueprint(__name__)
 
@@ -32,7 +33,7 @@ def handle_dsp_sync(event: SQSEvent) -> None:
     log = get_worker_logger()
     service = get_dsp_sync_service()
     for message in event:
-        where = {"message_id": _message_id(message), "receive_count": _receive_count(message)}
+        where = message_fields(message)
         try:
             outcome = service.handle_message(message.body)
         except SyncRetryError as exc:
@@ -53,15 +54,10 @@ def handle_dsp_sync_dead_letter(event: SQSEvent) -> None:
     log = get_worker_logger()
     service = get_dsp_sync_service()
     for message in event:
-        body = message.body if isinstance(message.body, str) else ""
-        marked = service.fail_dead_letter(body)
+        marked = service.fail_dead_letter(message_text(message))
         log.error(
             "dsp sync dead-lettered",
-            extra={
-                "message_id": _message_id(message),
-                "receive_count": _receive_count(message),
-                "marked_failed": marked,
-            },
+            extra={**message_fields(message), "marked_failed": marked},
         )
 
 
@@ -76,13 +72,3 @@ def enqueue_due_dsp_syncs(event: Any) -> None:
 
     sent = get_dsp_sync_service().enqueue_due(utcnow())
     get_worker_logger().info("due dsp syncs queued", extra={"sent": sent})
-
-
-def _message_id(message: Any) -> str | None:
-    value = message.to_dict().get("messageId")
-    return str(value) if value is not None else None
-
-
-def _receive_count(message: Any) -> int | None:
-    value = message.to_dict().get("attributes", {}).get("ApproximateReceiveCount")
-    return int(value) if value is not None and str(value).isdecimal() else None

@@ -13,6 +13,7 @@ from chalice.app import Blueprint, SQSEvent
 from chalicelib.services.storage_keys import parse_upload_key
 from chalicelib.workers.queues import INGEST_DEAD_LETTER_QUEUE, INGEST_QUEUE
 from chalicelib.workers.s3_events import object_created_records
+from chalicelib.workers.sqs_messages import receive_count
 
 #: Ingest outcomes after which the asset's enhancement hook runs (the asset is ours and its ingest has ended).
 HOOKED_OUTCOMES = frozenset({"ready", "failed", "skipped"})
@@ -49,9 +50,8 @@ def handle_ingest_dead_letter(event: SQSEvent) -> None:
     log = get_worker_logger()
     service = get_ingest_service()
     for message in event:
-        receive_count = message.to_dict().get("attributes", {}).get("ApproximateReceiveCount")
         for record in object_created_records(message.body):
-            marked = service.handle_dead_letter(record, receive_count=int(receive_count) if receive_count else None)
+            marked = service.handle_dead_letter(record, receive_count=receive_count(message))
             log.warning("upload dead-lettered", extra={"key": record.key, "marked_failed": marked})
             parsed = parse_upload_key(record.key)
             if marked and parsed is not None:

@@ -12,6 +12,7 @@ from typing import Any
 from chalice.app import Blueprint, Rate, SQSEvent
 
 from chalicelib.workers.queues import JOBS_DEAD_LETTER_QUEUE, JOBS_QUEUE, JOBS_SCHEDULE_MINUTES
+from chalicelib.workers.sqs_messages import message_fields, message_text
 
 bp = Blueprint(__name__)
 
@@ -32,7 +33,7 @@ def handle_job(event: SQSEvent) -> None:
     log = get_worker_logger()
     service = get_enhancement_service()
     for message in event:
-        where = {"message_id": _message_id(message), "receive_count": _receive_count(message)}
+        where = message_fields(message)
         try:
             outcome = service.handle_message(message.body)
         except ProviderFailure as exc:
@@ -52,15 +53,10 @@ def handle_job_dead_letter(event: SQSEvent) -> None:
     log = get_worker_logger()
     service = get_enhancement_service()
     for message in event:
-        body = message.body if isinstance(message.body, str) else ""
-        marked = service.fail_dead_letter(body)
+        marked = service.fail_dead_letter(message_text(message))
         log.error(
             "job message dead-lettered",
-            extra={
-                "message_id": _message_id(message),
-                "receive_count": _receive_count(message),
-                "marked_failed": marked,
-            },
+            extra={**message_fields(message), "marked_failed": marked},
         )
 
 
@@ -86,13 +82,3 @@ def poll_predictions(event: Any) -> None:
 
     asked = get_enhancement_service().poll(utcnow())
     get_worker_logger().info("running predictions asked", extra={"asked": asked})
-
-
-def _message_id(message: Any) -> str | None:
-    value = message.to_dict().get("messageId")
-    return str(value) if value is not None else None
-
-
-def _receive_count(message: Any) -> int | None:
-    value = message.to_dict().get("attributes", {}).get("ApproximateReceiveCount")
-    return int(value) if value is not None and str(value).isdecimal() else None

@@ -1,0 +1,29 @@
+"""What the workers read from an SQS record besides its body: its message id and receive count, for their logs and
+for the dead-letter handlers (the record shape: https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def message_id(message: Any) -> str | None:
+    """The record's ``messageId``; None when absent."""
+    value = message.to_dict().get("messageId")
+    return str(value) if value is not None else None
+
+
+def receive_count(message: Any) -> int | None:
+    """The record's ``attributes.ApproximateReceiveCount`` (1 on the first delivery); None when absent or not a
+    whole number."""
+    value = message.to_dict().get("attributes", {}).get("ApproximateReceiveCount")
+    return int(value) if value is not None and str(value).isdecimal() else None
+
+
+def message_fields(message: Any) -> dict[str, Any]:
+    """``{"message_id", "receive_count"}``, the log fields every SQS worker writes."""
+    return {"message_id": message_id(message), "receive_count": receive_count(message)}
+
+
+def message_text(message: Any) -> str:
+    """The record's body, or "" when it is not text (a dead-letter handler then logs it as malformed)."""
+    return message.body if isinstance(message.body, str) else ""
