@@ -10,15 +10,13 @@ import io
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 
-from PIL import Image, ImageOps
+from PIL import Image
 
-from chalicelib.imaging.colour import to_srgb
-from chalicelib.imaging.decode import load_image, normalise_mode, open_image
+from chalicelib.imaging.decode import decode_srgb
 from chalicelib.imaging.executor import get_executor
 from chalicelib.imaging.results import EncodedImage
 from chalicelib.imaging.specs import (
     CONVERT_FORMATS,
-    DEFAULT_MAX_PIXELS,
     JPEG_QUALITY,
     PNG_COMPRESS_LEVEL,
     WEBP_METHOD,
@@ -40,7 +38,7 @@ def convert_image(image: EncodedImage | bytes, fmt: str) -> EncodedImage:
     and ``ImageRejectedError`` with the same codes as ``process_image`` for bad input bytes.
     """
     _check_formats([fmt])
-    return _encode(_upright_srgb(image.data if isinstance(image, EncodedImage) else image), fmt)
+    return _encode(decode_srgb(image.data if isinstance(image, EncodedImage) else image), fmt)
 
 
 def derive_formats(
@@ -55,7 +53,7 @@ def derive_formats(
     """
     _check_formats(formats)
     executor = get_executor()
-    decoded = {name: executor.submit(_upright_srgb, image.data) for name, image in images.items()}
+    decoded = {name: executor.submit(decode_srgb, image.data) for name, image in images.items()}
     encoding: dict[str, dict[str, Future[EncodedImage]]] = {}
     for name, image in images.items():
         pixels = decoded.pop(name).result()
@@ -69,20 +67,6 @@ def _check_formats(formats: Sequence[str]) -> None:
     unknown = [fmt for fmt in formats if fmt not in CONVERT_FORMATS]
     if unknown:
         raise ValueError(f"cannot convert to {unknown[0]!r}; expected one of {', '.join(CONVERT_FORMATS)}")
-
-
-def _upright_srgb(data: bytes) -> Image.Image:
-    """Decode ``data`` once into upright sRGB pixels (RGB or RGBA) that outlive the source file."""
-    source, source_fmt = open_image(data, max_pixels=DEFAULT_MAX_PIXELS)
-    try:
-        load_image(source, source_fmt)
-        icc_profile = source.info.get("icc_profile") or None
-        ImageOps.exif_transpose(source, in_place=True)
-        pixels = to_srgb(normalise_mode(source), icc_profile)
-        # to_srgb may hand back `source` itself, whose pixels close() would free.
-        return pixels.copy() if pixels is source else pixels
-    finally:
-        source.close()
 
 
 def _encode(pixels: Image.Image, fmt: str) -> EncodedImage:

@@ -1,4 +1,5 @@
-"""Opening untrusted bytes: header-only bomb check, format policy, one guarded decode, and mode normalisation."""
+"""Opening untrusted bytes: header-only bomb check, format policy, one guarded decode, mode normalisation, and the
+upright sRGB pixels that conversion and upscaling start from."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageOps
 
 from chalicelib.errors import ImageRejectedError
+from chalicelib.imaging.colour import to_srgb
 from chalicelib.imaging.sniff import sniff_format
-from chalicelib.imaging.specs import ACCEPTED_FORMATS
+from chalicelib.imaging.specs import ACCEPTED_FORMATS, DEFAULT_MAX_PIXELS
 
 # What Pillow raises on malformed input: Image.open documents UnidentifiedImageError (an OSError), ValueError and
 # TypeError; plugins also leak SyntaxError, struct.error, EOFError, IndexError and zlib.error on broken streams.
@@ -145,3 +147,23 @@ def normalise_mode(image: Image.Image) -> Image.Image:
     if mode.endswith(("A", "a")):
         return image.convert("RGBA")
     return image.convert("RGB")
+
+
+def decode_srgb(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode ``data`` (JPEG/PNG/WebP, first frame) into upright 8-bit sRGB pixels, mode RGB or RGBA.
+
+    The same rules as the ingest pipeline's variants: refusals before decoding (``open_image``), EXIF orientation
+    applied, colours converted through the embedded ICC profile (none = sRGB), alpha kept. Raises
+    ``ImageRejectedError`` (``empty_file``, ``unsupported_format``, ``decompression_bomb`` above ``max_pixels``
+    declared pixels, ``corrupt_image``).
+    """
+    source, fmt = open_image(data, max_pixels=max_pixels)
+    try:
+        load_image(source, fmt)
+        icc_profile = source.info.get("icc_profile") or None
+        ImageOps.exif_transpose(source, in_place=True)
+        pixels = to_srgb(normalise_mode(source), icc_profile)
+        # to_srgb may hand back `source` itself, whose pixels close() would free.
+        return pixels.copy() if pixels is source else pixels
+    finally:
+        source.close()

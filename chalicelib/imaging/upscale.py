@@ -9,35 +9,14 @@ from __future__ import annotations
 import io
 import math
 
-from PIL import ExifTags, Image, ImageOps
+from PIL import ExifTags, Image
 
 from chalicelib.errors import ImageRejectedError
-from chalicelib.imaging.colour import to_srgb
-from chalicelib.imaging.decode import load_image, normalise_mode, open_image
+from chalicelib.imaging.decode import decode_srgb, open_image
 from chalicelib.imaging.specs import DEFAULT_MAX_PIXELS, PNG_COMPRESS_LEVEL
 
 #: EXIF orientations (TIFF 6.0 / Exif 2.32, tag 0x0112) that swap width and height: the 90° and 270° rotations.
 _TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
-
-
-def decode_srgb(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode ``data`` (JPEG/PNG/WebP, first frame) into upright 8-bit sRGB pixels, mode RGB or RGBA.
-
-    The same rules as the ingest pipeline's variants: refusals before decoding (``open_image``), EXIF orientation
-    applied, colours converted through the embedded ICC profile (none = sRGB), alpha kept. Raises
-    ``ImageRejectedError`` (``empty_file``, ``unsupported_format``, ``decompression_bomb`` above ``max_pixels``
-    declared pixels, ``corrupt_image``).
-    """
-    source, fmt = open_image(data, max_pixels=max_pixels)
-    try:
-        load_image(source, fmt)
-        icc_profile = source.info.get("icc_profile") or None
-        ImageOps.exif_transpose(source, in_place=True)
-        pixels = to_srgb(normalise_mode(source), icc_profile)
-        # to_srgb may hand back `source` itself, whose pixels close() would free.
-        return pixels.copy() if pixels is source else pixels
-    finally:
-        source.close()
 
 
 def encode_png(pixels: Image.Image) -> bytes:

@@ -92,7 +92,8 @@ def upscale(pixels: Image.Image, *, tile_px: int = DEFAULT_TILE_PX) -> Image.Ima
 def run(source: str, output: Path, *, tile_px: int, max_pixels: int) -> int:
     """Read ``source`` (a path or ``-``), upscale it x4 and write ``output`` as PNG; the exit status."""
     from chalicelib.errors import ImageRejectedError
-    from chalicelib.imaging.upscale import check_output_size, decode_srgb, encode_png
+    from chalicelib.imaging.decode import decode_srgb
+    from chalicelib.imaging.upscale import check_output_size, encode_png
 
     data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     try:
