@@ -20,7 +20,7 @@ from chalicelib.providers.base import DspMedium, DspService, DspTrack, ProviderB
 
 
 def parse_payload[ModelT: BaseModel](
-    service: DspService, label: str, model: type[ModelT], payload: Any, what: str
+    service: DspService | str, label: str, model: type[ModelT], payload: Any, what: str
 ) -> ModelT:
     """``payload`` validated as ``model``. ``label`` is the service as a message names it (``Spotify``) and
     ``what`` the request (``the album search``). Raises ``ProviderBadResponseError`` of ``service`` naming at most
@@ -34,7 +34,7 @@ def parse_payload[ModelT: BaseModel](
         ) from None
 
 
-def json_body(service: DspService, label: str, response: httpx.Response, what: str) -> Any:
+def json_body(service: DspService | str, label: str, response: httpx.Response, what: str) -> Any:
     """``response``'s body as JSON; raises ``ProviderBadResponseError`` of ``service`` when it is not JSON."""
     try:
         return response.json()

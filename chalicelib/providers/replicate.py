@@ -74,18 +74,6 @@ def error_message(response: httpx.Response) -> str | None:
     return problem.detail or problem.title
 
 
-def parse_model[ModelT: BaseModel](model: type[ModelT], payload: Any, what: str) -> ModelT:
-    """``payload`` validated as ``model``; raises ``ProviderBadResponseError`` naming at most five failed fields
-    (never their values)."""
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        fields = sorted({".".join(str(part) for part in error["loc"]) or "(body)" for error in exc.errors()})
-        raise ProviderBadResponseError(
-            SERVICE, f"Replicate answered {what} in an unexpected shape (fields: {', '.join(fields[:5])})"
-        ) from None
-
-
 def parse_prediction(payload: Mapping[str, Any] | Any) -> PredictionState:
     """A prediction object (a ``GET /predictions/{id}`` answer or a webhook body) as a ``PredictionState``.
 
@@ -93,7 +81,7 @@ def parse_prediction(payload: Mapping[str, Any] | Any) -> PredictionState:
     ``error`` is the prediction's message (kept as text) when it has one. Raises ``ProviderBadResponseError`` for a
     body that is not a prediction, or a ``succeeded`` one without an output URL.
     """
-    prediction = parse_model(ReplicatePrediction, payload, "the prediction")
+    prediction = _parse(ReplicatePrediction, payload, "the prediction")
     urls: list[str] = []
     if prediction.status == "succeeded":
         output = prediction.output
@@ -188,7 +176,7 @@ class ReplicateUpscaler:
                 if not owner or not name or "/" in name:
                     raise ProviderBadResponseError(SERVICE, f"the Replicate model {self.model!r} is not owner/name")
                 payload = self._api().get_json(f"models/{quote(owner, safe='')}/{quote(name, safe='')}")
-                found = parse_model(ReplicateModel, payload, "the model")
+                found = _parse(ReplicateModel, payload, "the model")
                 if found.latest_version is None:
                     raise ProviderBadResponseError(SERVICE, f"the Replicate model {self.model} has no version")
                 self._version = found.latest_version.id
@@ -211,7 +199,7 @@ class ReplicateUpscaler:
             webhook_events_filter=list(WEBHOOK_EVENTS) if request.webhook_url else None,
         )
         response = self._api().request("POST", "predictions", json=body.model_dump(mode="json", exclude_none=True))
-        prediction = parse_model(ReplicatePrediction, _json(response, "the prediction request"), "the prediction")
+        prediction = _parse(ReplicatePrediction, _json_body(response, "the prediction request"), "the prediction")
         log.info(
             "replicate: prediction %s created for job %s (%s)",
             prediction.id,
@@ -318,8 +306,12 @@ def _too_large(where: str, cap: int) -> UpscaleFailedError:
     )
 
 
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise ProviderBadResponseError(SERVICE, f"Replicate answered {what} with a body that is not JSON") from None
+def _parse[ModelT: BaseModel](model: type[ModelT], payload: Any, what: str) -> ModelT:
+    """``payload`` validated as ``model`` (``parsing.parse_payload``: ``ProviderBadResponseError`` naming at most five
+    failed fields, never their values)."""
+    return parsing.parse_payload(SERVICE, "Replicate", model, payload, what)
+
+
+def _json_body(response: httpx.Response, what: str) -> Any:
+    """``response``'s body as JSON (``parsing.json_body``: ``ProviderBadResponseError`` when it is not)."""
+    return parsing.json_body(SERVICE, "Replicate", response, what)
