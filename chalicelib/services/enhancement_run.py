@@ -36,6 +36,7 @@ from chalicelib.providers.upscaling import (
     UpscaleRequest,
 )
 from chalicelib.services.enhancement_policy import UPSCALE_SCALE, result_label, webhook_url
+from chalicelib.services.jobs import cancel_prediction
 from chalicelib.services.storage_keys import asset_prefixes, upload_key
 from chalicelib.store.assets import AssetRepository
 from chalicelib.store.catalogue import CatalogueRepository
@@ -340,11 +341,5 @@ class JobRunner:
             return None
 
     def cancel_prediction(self, job: StoredJob) -> None:
-        """Ask Replicate to stop the job's prediction, best effort."""
-        client: Any = self._upscalers().get("replicate")
-        if client is None or job.external_id is None:
-            return
-        try:
-            client.cancel_prediction(job.external_id)
-        except ProviderFailure as exc:
-            log.warning("job %s: prediction %s could not be canceled: %s", job.id, job.external_id, exc.code)
+        """Ask Replicate to stop the job's prediction, best effort (``services.jobs.cancel_prediction``)."""
+        cancel_prediction(self._upscalers(), job)

@@ -23,6 +23,18 @@ def job_not_found(job_id: str) -> NotFoundError:
     return NotFoundError("No such job.", code="job_not_found", details={"job_id": job_id})
 
 
+def cancel_prediction(upscalers: Mapping[str, Any], job: StoredJob) -> None:
+    """Ask Replicate (``upscalers["replicate"]``, a ``PredictionClient``) to stop ``job``'s prediction, best effort:
+    nothing when there is no Replicate client or prediction; a ``ProviderFailure`` is logged, never raised."""
+    client = upscalers.get("replicate")
+    if client is None or job.external_id is None:
+        return
+    try:
+        client.cancel_prediction(job.external_id)
+    except ProviderFailure as exc:
+        log.warning("job %s: the prediction %s could not be canceled: %s", job.id, job.external_id, exc.code)
+
+
 class JobService:
     """An owner's jobs. ``upscalers`` builds the providers (called only to cancel a Replicate prediction, so the
     API's import path never loads httpx otherwise)."""
@@ -65,14 +77,5 @@ class JobService:
                 "The job has already ended.", code="job_finished", details={"job_id": job_id, "status": current.status}
             )
         if canceled.provider == "replicate" and canceled.external_id:
-            self._cancel_prediction(canceled)
+            cancel_prediction(self._upscalers(), canceled)
         return canceled.public()
-
-    def _cancel_prediction(self, job: StoredJob) -> None:
-        client = self._upscalers().get("replicate")
-        if client is None or job.external_id is None:
-            return
-        try:
-            client.cancel_prediction(job.external_id)
-        except ProviderFailure as exc:
-            log.warning("job %s: the prediction %s could not be canceled: %s", job.id, job.external_id, exc.code)
