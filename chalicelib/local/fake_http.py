@@ -10,10 +10,10 @@ import json
 import logging
 import shlex
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -27,16 +27,32 @@ _OWN_HEADERS = {"content-length", "transfer-encoding", "connection", "content-en
 ControlAnswer = tuple[int, Any]
 
 
-class LoopbackServer:
-    """Serves a fake on ``host:port`` (0 = a free port) from a background thread: ``start()``, ``stop()``, ``url``
-    (``http://127.0.0.1:PORT``); also a context manager. Subclasses set ``label`` and ``thread_name`` and implement
-    ``handle`` (the fake's API) and ``control`` (its ``/_fake/…`` endpoints)."""
+class LoopbackFake(Protocol):
+    """What a fake served on loopback offers: its API, the requests it recorded (named tuples) and the settings that
+    point Sleeve at it."""
+
+    def handle(self, request: httpx.Request) -> httpx.Response: ...
+
+    def recorded(self) -> Sequence[Any]: ...
+
+    def clear_requests(self) -> None: ...
+
+    def settings_env(self, url: str, /) -> dict[str, str]: ...
+
+
+class LoopbackServer[F: LoopbackFake]:
+    """Serves ``fake`` on ``host:port`` (0 = a free port) from a background thread: ``start()``, ``stop()``, ``url``
+    (``http://127.0.0.1:PORT``); also a context manager. Requests outside ``/_fake/`` go to ``fake.handle``; the
+    control endpoints every fake has are answered here (``GET /_fake/requests`` → ``{"requests": [...]}``,
+    ``DELETE /_fake/requests`` → 204, ``GET /_fake/env`` → its settings), the others by the subclass's
+    ``own_control``. Subclasses set ``label`` and ``thread_name``."""
 
     #: How logs and errors name the server ("fake DSP").
     label: ClassVar[str] = "fake"
     thread_name: ClassVar[str] = "fake"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, fake: F, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.fake = fake
         self._address = (host, port)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -74,14 +90,22 @@ class LoopbackServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        """Answer one request to the fake's API (anything outside ``/_fake/``)."""
-        raise NotImplementedError
-
     def control(self, command: str, path: str, body: bytes) -> ControlAnswer | None:
         """Answer ``command path`` (the query string removed) under ``/_fake/``; ``None`` when there is no such
         endpoint (404). A ``pydantic.ValidationError`` raised here answers 400 ``invalid_request``."""
-        raise NotImplementedError
+        route = (command, path)
+        if route == ("GET", "/_fake/requests"):
+            return 200, {"requests": [request._asdict() for request in self.fake.recorded()]}
+        if route == ("DELETE", "/_fake/requests"):
+            self.fake.clear_requests()
+            return 204, None
+        if route == ("GET", "/_fake/env"):
+            return 200, self.fake.settings_env(self.url)
+        return self.own_control(command, path, body)
+
+    def own_control(self, command: str, path: str, body: bytes) -> ControlAnswer | None:
+        """The subclass's own control endpoints, as ``control``; none here."""
+        return None
 
 
 def load_body[M: BaseModel](model: type[M], body: bytes) -> M:
@@ -89,7 +113,7 @@ def load_body[M: BaseModel](model: type[M], body: bytes) -> M:
     return model.model_validate_json(body or b"null")
 
 
-def _handler_for(owner: LoopbackServer) -> type[BaseHTTPRequestHandler]:
+def _handler_for(owner: LoopbackServer[Any]) -> type[BaseHTTPRequestHandler]:
     class Handler(_LoopbackHandler):
         server_owner = owner
 
@@ -101,7 +125,7 @@ class _LoopbackHandler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes; with Nagle's algorithm on, a kept-alive connection then stalls ~40 ms
     # per response on the client's delayed ACK.
     disable_nagle_algorithm = True
-    server_owner: LoopbackServer
+    server_owner: LoopbackServer[Any]
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -131,7 +155,7 @@ class _LoopbackHandler(BaseHTTPRequestHandler):
             headers=[(name, value) for name, value in self.headers.items()],
             content=body,
         )
-        response = self.server_owner.handle(request)
+        response = self.server_owner.fake.handle(request)
         headers = {name: value for name, value in response.headers.items() if name.lower() not in _OWN_HEADERS}
         self._send(response.status_code, headers, response.content)
 
@@ -171,7 +195,7 @@ def export_lines(env: dict[str, str]) -> str:
 
 
 def serve_until_stopped(
-    server: LoopbackServer,
+    server: LoopbackServer[Any],
     settings_env: Callable[[str], dict[str, str]],
     *,
     banner: Callable[[str], str],

@@ -11,30 +11,20 @@ Bad control bodies answer 400 ``{"error": {"code": "invalid_request", "message",
 
 from __future__ import annotations
 
-import httpx
-
 from chalicelib.local.fake_dsp.catalogue import FakeAlbum, FakeCatalogue, FakeDsp, Fault
 from chalicelib.local.fake_http import ControlAnswer, LoopbackServer, load_body
 from chalicelib.providers.base import DSP_SERVICES
 
 
-class FakeDspServer(LoopbackServer):
+class FakeDspServer(LoopbackServer[FakeDsp]):
     """Serves ``fake`` on ``host:port`` (0 = a free port) from a background thread: ``start()``, ``stop()``,
     ``url`` (``http://127.0.0.1:PORT``); also a context manager."""
 
     label = "fake DSP"
     thread_name = "fake-dsp"
 
-    def __init__(self, fake: FakeDsp, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(host, port)
-        self.fake = fake
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        """The fake DSP's answer to one provider request."""
-        return self.fake.handle(request)
-
-    def control(self, command: str, path: str, body: bytes) -> ControlAnswer | None:
-        """The ``/_fake/…`` endpoints listed in the module docstring."""
+    def own_control(self, command: str, path: str, body: bytes) -> ControlAnswer | None:
+        """The ``/_fake/…`` endpoints listed in the module docstring besides ``LoopbackServer.control``'s."""
         fake = self.fake
         route = (command, path)
         if route == ("PUT", "/_fake/catalogue"):
@@ -47,11 +37,4 @@ class FakeDspServer(LoopbackServer):
         if route == ("POST", "/_fake/faults"):
             fake.inject(load_body(Fault, body))
             return 204, None
-        if route == ("GET", "/_fake/requests"):
-            return 200, {"requests": [request._asdict() for request in fake.recorded()]}
-        if route == ("DELETE", "/_fake/requests"):
-            fake.clear_requests()
-            return 204, None
-        if route == ("GET", "/_fake/env"):
-            return 200, fake.settings_env(self.url)
         return None

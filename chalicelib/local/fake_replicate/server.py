@@ -39,7 +39,7 @@ class Progress(BaseModel):
     seconds_per_step: float | None = Field(default=None, ge=0)
 
 
-class FakeReplicateServer(LoopbackServer):
+class FakeReplicateServer(LoopbackServer[FakeReplicate]):
     """Serves ``fake`` on ``host:port`` (0 = a free port) from a background thread and delivers its webhooks from
     another: ``start()``, ``stop()``, ``url`` (``http://127.0.0.1:PORT``; the API root is ``{url}/v1``); also a
     context manager."""
@@ -48,8 +48,7 @@ class FakeReplicateServer(LoopbackServer):
     thread_name = "fake-replicate"
 
     def __init__(self, fake: FakeReplicate, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(host, port)
-        self.fake = fake
+        super().__init__(fake, host, port)
         self._deliverer: threading.Thread | None = None
         self._stopping = threading.Event()
         self._webhooks: httpx.Client | None = None
@@ -73,12 +72,8 @@ class FakeReplicateServer(LoopbackServer):
             self._webhooks.close()
         self._deliverer, self._webhooks = None, None
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        """The fake Replicate's answer to one API request."""
-        return self.fake.handle(request)
-
-    def control(self, command: str, path: str, body: bytes) -> ControlAnswer | None:
-        """The ``/_fake/…`` endpoints listed in the module docstring."""
+    def own_control(self, command: str, path: str, body: bytes) -> ControlAnswer | None:
+        """The ``/_fake/…`` endpoints listed in the module docstring besides ``LoopbackServer.control``'s."""
         fake = self.fake
         route = (command, path)
         if route == ("POST", "/_fake/faults"):
@@ -91,17 +86,10 @@ class FakeReplicateServer(LoopbackServer):
             progress = load_body(Progress, body)
             fake.set_progress(gets_per_step=progress.gets_per_step, seconds_per_step=progress.seconds_per_step)
             return 204, None
-        if route == ("GET", "/_fake/requests"):
-            return 200, {"requests": [request._asdict() for request in fake.recorded()]}
-        if route == ("DELETE", "/_fake/requests"):
-            fake.clear_requests()
-            return 204, None
         if route == ("GET", "/_fake/predictions"):
             return 200, {"predictions": fake.predictions()}
         if route == ("GET", "/_fake/webhooks"):
             return 200, {"deliveries": [delivery._asdict() for delivery in list(fake.deliveries)]}
-        if route == ("GET", "/_fake/env"):
-            return 200, fake.settings_env(self.url)
         return None
 
     def _run_webhooks(self) -> None:
