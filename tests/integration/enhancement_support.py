@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from chalice.test import Client
 
 from chalicelib.config import stage_resource_name
 from chalicelib.container import reset_container
 from tests.integration.conftest import STAGE, Aws, body_of, call, create_release, run_ingest, upload
+from tests.integration.sync_helpers import receive_messages
 
 JOBS_QUEUE = stage_resource_name(STAGE, "jobs")
 #: A 450×600 photo: short side 450 px, in the offered range (300..1399).
@@ -43,16 +43,7 @@ def ready_cover(
 
 def jobs_messages() -> list[dict[str, Any]]:
     """Every message waiting on the jobs queue, deleted as read, as parsed JSON bodies."""
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.get_queue_url(QueueName=JOBS_QUEUE)["QueueUrl"]
-    bodies: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
-        if not batch:
-            return bodies
-        for message in batch:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            bodies.append(json.loads(message["Body"]))
+    return [json.loads(message["Body"]) for message in receive_messages(JOBS_QUEUE)]
 
 
 def run_jobs(client: Client) -> list[dict[str, Any]]:

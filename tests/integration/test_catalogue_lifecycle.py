@@ -14,7 +14,6 @@ that must change nothing (each test checks the release is as built before, and u
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,7 +28,6 @@ from moto import mock_aws
 from chalicelib.container import reset_container
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import (
-    SYNC_QUEUE,
     TABLE,
     TEST_ENV,
     auth,
@@ -38,6 +36,7 @@ from tests.integration.conftest import (
     create_release,
     provision_local,
 )
+from tests.integration.sync_helpers import drain_sync_queue
 
 STATUSES = ("draft", "recording", "mixed", "mastered", "scheduled", "released", "locked")
 
@@ -210,21 +209,6 @@ def error_of(response: Any) -> tuple[int, str, dict[str, Any]]:
 def sync_messages(release_id: str) -> list[dict[str, Any]]:
     """The bodies of the messages on the DSP-sync queue about ``release_id`` (the queue is drained)."""
     return [body for body in drain_sync_queue() if body.get("release_id") == release_id]
-
-
-def drain_sync_queue() -> list[dict[str, Any]]:
-    """The bodies of every message waiting on the DSP-sync queue, deleted as read."""
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.get_queue_url(QueueName=SYNC_QUEUE)["QueueUrl"]
-    bodies: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
-        if not batch:
-            break
-        for message in batch:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            bodies.append(json.loads(message["Body"]))
-    return bodies
 
 
 @pytest.fixture(scope="module")

@@ -54,6 +54,24 @@ def sign(body: bytes, *, webhook_id: str, timestamp: int, key: bytes = KEY) -> s
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
+def signed_headers(
+    body: bytes,
+    *,
+    webhook_id: str,
+    timestamp: int,
+    signature: str | None = None,
+    content_type: str = "application/json",
+) -> dict[str, str]:
+    """The headers of one delivery of ``body``: ``Content-Type`` and the three Standard Webhooks headers, signed with
+    ``KEY`` unless ``signature`` is given."""
+    return {
+        "Content-Type": content_type,
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature or sign(body, webhook_id=webhook_id, timestamp=timestamp),
+    }
+
+
 def deliver(
     client: Client,
     job_id: str | None,
@@ -68,12 +86,7 @@ def deliver(
     webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
     timestamp = int(time.time()) if timestamp is None else timestamp
     if headers is None:
-        headers = {
-            "Content-Type": "application/json",
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature or sign(body, webhook_id=webhook_id, timestamp=timestamp),
-        }
+        headers = signed_headers(body, webhook_id=webhook_id, timestamp=timestamp, signature=signature)
     query = f"?job_id={job_id}" if job_id else ""
     return client.http.request("POST", f"{PATH}{query}", headers=headers, body=body)
 
@@ -170,13 +183,7 @@ def test_a_stale_timestamp_is_refused_though_signed(client: Client, job: dict[st
 def test_a_delivery_without_its_headers_is_refused(client: Client, job: dict[str, Any], missing: str) -> None:
     # Given a signed delivery with one of the three headers left out
     body = json.dumps(prediction()).encode()
-    now = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "webhook-id": "msg_1",
-        "webhook-timestamp": str(now),
-        "webhook-signature": sign(body, webhook_id="msg_1", timestamp=now),
-    }
+    headers = signed_headers(body, webhook_id="msg_1", timestamp=int(time.time()))
     del headers[missing]
     # When it arrives, Then 401 missing_headers, and nothing is queued
     _refused(deliver(client, job["id"], body, headers=headers), "missing_headers")
@@ -222,13 +229,7 @@ def test_a_signed_webhook_no_job_waits_for_is_ignored(client: Client, job: dict[
 def test_another_content_type_is_refused_before_anything_is_read(client: Client, job: dict[str, Any]) -> None:
     # Given a signed delivery sent as text/plain
     body = json.dumps(prediction()).encode()
-    now = int(time.time())
-    headers = {
-        "Content-Type": "text/plain",
-        "webhook-id": "msg_text",
-        "webhook-timestamp": str(now),
-        "webhook-signature": sign(body, webhook_id="msg_text", timestamp=now),
-    }
+    headers = signed_headers(body, webhook_id="msg_text", timestamp=int(time.time()), content_type="text/plain")
     # When it arrives, Then 415 unsupported_media_type, and nothing is queued
     response = deliver(client, job["id"], body, headers=headers)
     assert response.status_code == 415, response.body

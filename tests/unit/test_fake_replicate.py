@@ -179,28 +179,21 @@ def test_a_completed_prediction_sends_one_signed_webhook_with_the_prediction() -
     assert fake.deliver_webhooks() == []
 
 
-def test_the_bad_signature_fault_signs_with_another_key() -> None:
+@pytest.mark.parametrize(
+    "fault",
+    ["bad_signature", "stale_timestamp"],
+    ids=["bad_signature signs with another key", "stale_timestamp stamps ten minutes ago"],
+)
+def test_a_signature_fault_makes_the_webhook_fail_verification_for_that_reason(fault: str) -> None:
     fake = FakeReplicate(fetch=lambda url: png())
-    fake.set_faults(bad_signature=True)
+    fake.set_faults(**{fault: True})
     run_to_end(fake)
 
     (delivery,) = fake.deliver_webhooks()
 
     with pytest.raises(WebhookRejectedError) as caught:
         verify(delivery)
-    assert caught.value.reason == "bad_signature"
-
-
-def test_the_stale_timestamp_fault_stamps_ten_minutes_ago() -> None:
-    fake = FakeReplicate(fetch=lambda url: png())
-    fake.set_faults(stale_timestamp=True)
-    run_to_end(fake)
-
-    (delivery,) = fake.deliver_webhooks()
-
-    with pytest.raises(WebhookRejectedError) as caught:
-        verify(delivery)
-    assert caught.value.reason == "stale_timestamp"
+    assert caught.value.reason == fault
 
 
 def test_the_replay_fault_delivers_the_same_webhook_id_twice() -> None:
