@@ -11,7 +11,7 @@ from typing import Any
 from chalice.app import Blueprint, Rate, SQSEvent
 
 from chalicelib.workers.queues import DSP_SYNC_SCHEDULE_MINUTES, SYNC_DEAD_LETTER_QUEUE, SYNC_QUEUE
-from chalicelib.workers.sqs_messages import message_fields, message_text
+from chalicelib.workers.sqs_messages import fail_dead_letters, message_fields
 
 bp = Blueprint(__name__)
 
@@ -51,14 +51,7 @@ def handle_dsp_sync_dead_letter(event: SQSEvent) -> None:
     from chalicelib.container import get_dsp_sync_service
     from chalicelib.logs import get_worker_logger
 
-    log = get_worker_logger()
-    service = get_dsp_sync_service()
-    for message in event:
-        marked = service.fail_dead_letter(message_text(message))
-        log.error(
-            "dsp sync dead-lettered",
-            extra={**message_fields(message), "marked_failed": marked},
-        )
+    fail_dead_letters(event, get_dsp_sync_service().fail_dead_letter, get_worker_logger(), "dsp sync dead-lettered")
 
 
 @bp.schedule(Rate(DSP_SYNC_SCHEDULE_MINUTES, unit=Rate.MINUTES))

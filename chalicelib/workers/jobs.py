@@ -12,7 +12,7 @@ from typing import Any
 from chalice.app import Blueprint, Rate, SQSEvent
 
 from chalicelib.workers.queues import JOBS_DEAD_LETTER_QUEUE, JOBS_QUEUE, JOBS_SCHEDULE_MINUTES
-from chalicelib.workers.sqs_messages import message_fields, message_text
+from chalicelib.workers.sqs_messages import fail_dead_letters, message_fields
 
 bp = Blueprint(__name__)
 
@@ -50,14 +50,8 @@ def handle_job_dead_letter(event: SQSEvent) -> None:
     from chalicelib.container import get_enhancement_service
     from chalicelib.logs import get_worker_logger
 
-    log = get_worker_logger()
     service = get_enhancement_service()
-    for message in event:
-        marked = service.fail_dead_letter(message_text(message))
-        log.error(
-            "job message dead-lettered",
-            extra={**message_fields(message), "marked_failed": marked},
-        )
+    fail_dead_letters(event, service.fail_dead_letter, get_worker_logger(), "job message dead-lettered")
 
 
 @bp.schedule(Rate(JOBS_SCHEDULE_MINUTES, unit=Rate.MINUTES))

@@ -3,7 +3,11 @@ for the dead-letter handlers (the record shape: https://docs.aws.amazon.com/lamb
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.logging import Logger
 
 
 def message_id(message: Any) -> str | None:
@@ -27,3 +31,12 @@ def message_fields(message: Any) -> dict[str, Any]:
 def message_text(message: Any) -> str:
     """The record's body, or "" when it is not text (a dead-letter handler then logs it as malformed)."""
     return message.body if isinstance(message.body, str) else ""
+
+
+def fail_dead_letters(messages: Iterable[Any], fail: Callable[[str], bool], log: Logger, what: str) -> None:
+    """A dead-letter queue's consumer: each message's text body handed to ``fail`` (the service's
+    ``fail_dead_letter``: True when it marked something failed, False for a malformed message, which is dropped), and
+    logged as an error ``what`` with ``message_fields`` and ``marked_failed`` (the dead-letter alarm pages someone)."""
+    for message in messages:
+        marked = fail(message_text(message))
+        log.error(what, extra={**message_fields(message), "marked_failed": marked})
