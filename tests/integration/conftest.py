@@ -5,12 +5,14 @@ Given/When/Then helpers build the exact event shapes Lambda receives (an S3 noti
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -211,3 +213,20 @@ def seed_tracks(release_id: str, isrcs: list[str | None], *, per_write: int = 33
         claims = [(t.isrc, t.id) for t in chunk if t.isrc]
         repository.write(CatalogueWrite(release=release, inferred_type="album", put_tracks=chunk, claim_isrcs=claims))
     return tracks
+
+
+def reloading_queues(monkeypatch: pytest.MonkeyPatch, variable: str) -> Iterator[Callable[[str | None], ModuleType]]:
+    """The body of a fixture (``yield from``): a function that re-imports ``chalicelib.workers.queues`` with the
+    environment variable ``variable`` set to a value (None: unset) and returns it; re-imported as it was afterwards."""
+    from chalicelib.workers import queues
+
+    def load(value: str | None) -> ModuleType:
+        if value is None:
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            monkeypatch.setenv(variable, value)
+        return importlib.reload(queues)
+
+    yield load
+    monkeypatch.undo()
+    importlib.reload(queues)

@@ -97,6 +97,14 @@ def use_fake_replicate(monkeypatch: pytest.MonkeyPatch, fake: FakeReplicate, **e
     monkeypatch.setattr(chalicelib.container, "get_upscalers", upscalers)
 
 
+def moto_fake_replicate(monkeypatch: pytest.MonkeyPatch) -> FakeReplicate:
+    """The fake Replicate, reading input images from moto (``s3_fetch``); every GET of a prediction moves it one
+    step; new jobs run on it (``use_fake_replicate``, the poller asking at once)."""
+    replicate = FakeReplicate(fetch=s3_fetch, gets_per_step=1)
+    use_fake_replicate(monkeypatch, replicate, replicate_poll_after_s="0")
+    return replicate
+
+
 def cover(client: Client, aws: Aws, name: str = "lowres-128.jpg", *, subject: str = "alice") -> tuple[str, str]:
     """A release of ``subject`` whose cover is the test image ``name``, ingested by the real ``handle_ingest``
     (which runs the enhancement hook after it); ``(release_id, asset_id)``."""

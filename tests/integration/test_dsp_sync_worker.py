@@ -8,7 +8,6 @@ delivers) and EventBridge's scheduled event.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -27,9 +26,8 @@ from chalicelib.config import Settings
 from chalicelib.local.environment import stage_environment
 from chalicelib.local.fake_dsp import FakeDsp, Fault
 from chalicelib.services.dsp_sync import SyncRetryError
-from chalicelib.workers import queues
 from tests.conftest import REPO_ROOT
-from tests.integration.conftest import Aws, body_of, call, create_release
+from tests.integration.conftest import Aws, body_of, call, create_release, reloading_queues
 from tests.integration.dsp_sync_support import album
 from tests.integration.sync_helpers import (
     SYNC_DLQ,
@@ -51,16 +49,7 @@ def reload_queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str | N
     """chalicelib.workers.queues as imported with ``SLEEVE_DSP_SYNC_SCHEDULE_MINUTES`` set to a value (None: unset);
     reloaded back afterwards."""
 
-    def load(value: str | None) -> ModuleType:
-        if value is None:
-            monkeypatch.delenv("SLEEVE_DSP_SYNC_SCHEDULE_MINUTES", raising=False)
-        else:
-            monkeypatch.setenv("SLEEVE_DSP_SYNC_SCHEDULE_MINUTES", value)
-        return importlib.reload(queues)
-
-    yield load
-    monkeypatch.undo()
-    importlib.reload(queues)
+    yield from reloading_queues(monkeypatch, "SLEEVE_DSP_SYNC_SCHEDULE_MINUTES")
 
 
 def _settings(monkeypatch: pytest.MonkeyPatch) -> Settings:

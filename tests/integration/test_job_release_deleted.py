@@ -26,10 +26,9 @@ from tests.integration.jobs_support import (
     cover,
     invoke_schedule,
     job_of,
+    moto_fake_replicate,
     pump,
     run_jobs,
-    s3_fetch,
-    use_fake_replicate,
     use_lanczos,
     webhook_parts,
 )
@@ -39,9 +38,7 @@ from tests.integration.sync_helpers import receive_messages, sqs_event
 @pytest.fixture
 def fake(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> FakeReplicate:
     """The fake Replicate, reading input images from moto; every GET of a prediction moves it one step."""
-    replicate = FakeReplicate(fetch=s3_fetch, gets_per_step=1)
-    use_fake_replicate(monkeypatch, replicate, replicate_poll_after_s="0")
-    return replicate
+    return moto_fake_replicate(monkeypatch)
 
 
 def _delete(client: Client, release_id: str) -> None:

@@ -5,7 +5,6 @@ the real client over ``httpx.MockTransport(FakeReplicate.handle)``.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -37,9 +36,8 @@ from chalicelib.models.domain import Identity
 from chalicelib.providers.base import ProviderFailure
 from chalicelib.store.dynamo import utcnow
 from chalicelib.store.jobs import StoredJob
-from chalicelib.workers import queues
 from tests.conftest import REPO_ROOT
-from tests.integration.conftest import Aws, run_ingest
+from tests.integration.conftest import Aws, reloading_queues, run_ingest
 from tests.integration.jobs_support import (
     FAKE_REPLICATE_URL,
     JOBS_DLQ,
@@ -50,9 +48,9 @@ from tests.integration.jobs_support import (
     job_bodies,
     job_messages,
     job_of,
+    moto_fake_replicate,
     pump,
     run_jobs,
-    s3_fetch,
     use_fake_replicate,
     use_lanczos,
     webhook_parts,
@@ -130,9 +128,7 @@ def test_a_second_delivery_of_job_run_changes_nothing(
 @pytest.fixture
 def fake(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> FakeReplicate:
     """The fake Replicate, reading input images from moto; every GET of a prediction moves it one step."""
-    replicate = FakeReplicate(fetch=s3_fetch, gets_per_step=1)
-    use_fake_replicate(monkeypatch, replicate, replicate_poll_after_s="0")
-    return replicate
+    return moto_fake_replicate(monkeypatch)
 
 
 def _started(client: Client, aws: Aws) -> tuple[str, str]:
@@ -430,16 +426,7 @@ def reload_queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str | N
     """chalicelib.workers.queues as imported with ``SLEEVE_JOBS_SCHEDULE_MINUTES`` set (None: unset); reloaded back
     afterwards."""
 
-    def load(value: str | None) -> ModuleType:
-        if value is None:
-            monkeypatch.delenv("SLEEVE_JOBS_SCHEDULE_MINUTES", raising=False)
-        else:
-            monkeypatch.setenv("SLEEVE_JOBS_SCHEDULE_MINUTES", value)
-        return importlib.reload(queues)
-
-    yield load
-    monkeypatch.undo()
-    importlib.reload(queues)
+    yield from reloading_queues(monkeypatch, "SLEEVE_JOBS_SCHEDULE_MINUTES")
 
 
 @pytest.mark.parametrize(("value", "minutes"), [(None, 5), ("1", 1), ("30", 30)])
