@@ -15,8 +15,8 @@ from pydantic import Field
 
 from chalicelib.api.contract import Answer, Query, Reply, RequestHeader, operation
 from chalicelib.config import get_settings
-from chalicelib.models.api import ReplicateWebhookBody
 from chalicelib.models.views import WebhookAccepted
+from chalicelib.models.webhooks import ReplicateWebhookBody
 
 if TYPE_CHECKING:
     from chalicelib.services.enhancement import EnhancementService

@@ -165,5 +165,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _exit_now(code: int) -> None:
+    """Leave at once once the stack has stopped: a handler the pump gave up waiting for (a local upscale, an ingest
+    whose imaging pool still holds work) runs in a daemon thread against a moto that is gone, and interpreter shutdown
+    would wait for the imaging pool's threads; the local upscaler's worker process group is killed first."""
+    from chalicelib.container import reset_container
+
+    reset_container()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())

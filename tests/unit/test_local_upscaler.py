@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -192,6 +193,42 @@ def test_a_worker_that_hangs_is_killed_with_everything_it_started(
     assert time.monotonic() - started < 20
     pids = [int(pid) for pid in pids_file.read_text().split()]
     assert len(pids) == 2
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in pids)
+
+
+def test_closing_the_upscaler_kills_a_run_in_progress(
+    fake_python: Callable[[str], str],
+    image_bytes: Callable[[str], bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a run of a model that never returns, in another thread (a job of `make run` when Ctrl-C comes)
+    pids_file = tmp_path / "pids"
+    monkeypatch.setenv("FAKE_PIDS", str(pids_file))
+    upscaler = LocalRealEsrgan(provider_settings(local_upscale_timeout_s=600), python=fake_python("hang"))
+    failures: list[UpscaleFailedError] = []
+
+    def run() -> None:
+        try:
+            upscaler.start(_request(image_bytes("lowres-128.jpg")))
+        except UpscaleFailedError as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not pids_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # When the upscaler is closed
+    upscaler.close()
+    thread.join(timeout=10)
+    # Then the run ends at once as a crash (killed), and neither the worker nor its child is left running
+    assert not thread.is_alive()
+    assert [failure.code for failure in failures] == ["upscaler_crashed"]
+    pids = [int(pid) for pid in pids_file.read_text().split()]
     deadline = time.monotonic() + 5
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
