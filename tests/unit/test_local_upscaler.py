@@ -102,6 +102,25 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def _worker_pids(pids_file: Path, wait_s: float = 20) -> list[int]:
+    """The stand-in hanging model's pid and its child's, once it has written both (within ``wait_s``)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        pids = pids_file.read_text().split() if pids_file.exists() else []
+        if len(pids) == 2:
+            return [int(pid) for pid in pids]
+        time.sleep(0.05)
+    raise AssertionError(f"the hanging model did not write its two pids within {wait_s} s")
+
+
+def _assert_all_gone(pids: list[int]) -> None:
+    """Every one of ``pids`` stops running within 5 s."""
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in pids)
+
+
 # -- the real model ---------------------------------------------------------------------------------------------------
 
 
@@ -191,12 +210,7 @@ def test_a_worker_that_hangs_is_killed_with_everything_it_started(
     assert failed.value.code == "upscaler_timeout"
     assert failed.value.details == {"service": "local", "timeout_s": 1}
     assert time.monotonic() - started < 20
-    pids = [int(pid) for pid in pids_file.read_text().split()]
-    assert len(pids) == 2
-    deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(_alive(pid) for pid in pids)
+    _assert_all_gone(_worker_pids(pids_file))
 
 
 def test_closing_the_upscaler_kills_a_run_in_progress(
@@ -219,20 +233,14 @@ def test_closing_the_upscaler_kills_a_run_in_progress(
 
     thread = threading.Thread(target=run)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not pids_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    pids = _worker_pids(pids_file)
     # When the upscaler is closed
     upscaler.close()
     thread.join(timeout=10)
     # Then the run ends at once as a crash (killed), and neither the worker nor its child is left running
     assert not thread.is_alive()
     assert [failure.code for failure in failures] == ["upscaler_crashed"]
-    pids = [int(pid) for pid in pids_file.read_text().split()]
-    deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(_alive(pid) for pid in pids)
+    _assert_all_gone(pids)
 
 
 @pytest.mark.parametrize(
