@@ -176,6 +176,31 @@ class Settings(BaseSettings):
     # the DSP schedule); the local stage sets 1.
     jobs_schedule_minutes: ScheduleMinutes = DEFAULT_JOBS_SCHEDULE_MINUTES
 
+    # -- The media library (issue 11: services/media*.py, imports.py, generation.py, backfill.py) ------------------
+    # URL imports, AI generation and the legacy backfill each run from their own queue (a DLQ ends the work failed).
+    imports_queue_name: str = Field(default_factory=_default_name("imports"))
+    generate_queue_name: str = Field(default_factory=_default_name("generate"))
+    backfill_queue_name: str = Field(default_factory=_default_name("backfill"))
+    # Videos (MP4, WebM, QuickTime) may be this large (bytes); images keep ``upload_max_bytes``.
+    video_max_bytes: int = Field(default=200_000_000, gt=0)
+    # A CDN in front of the bucket: ``public`` assets are delivered as ``{media_public_base_url}/{key}`` (stable URLs);
+    # unset, every asset is delivered by presigned GETs valid ``artwork_url_ttl_s``.
+    media_public_base_url: str | None = None
+    # URL imports (providers/url_fetch.py): https only unless ``import_allow_http``; every address a host resolves to
+    # must be globally routable unless ``import_allow_private`` (both only for local work: the embedded stack and its
+    # fake servers on loopback). At most ``import_max_redirects`` hops, ``import_max_bytes`` bytes, and
+    # ``import_timeout_s`` seconds per connect/read.
+    import_allow_http: bool = False
+    import_allow_private: bool = False
+    import_max_redirects: int = Field(default=5, ge=0, le=20)
+    import_max_bytes: int = Field(default=25_000_000, gt=0)
+    import_timeout_s: float = Field(default=10.0, gt=0)
+    # Which image generator runs ``POST /media/generate``: ``auto`` picks Replicate when SLEEVE_REPLICATE_API_TOKEN is
+    # set, else the local typographic cover (``generated_by: "sleeve-typographic"``, not a model).
+    image_generator: Literal["auto", "replicate", "typographic"] = "auto"
+    # An official Replicate model, run with ``POST /models/{owner}/{name}/predictions`` (no version).
+    replicate_generate_model: str = "black-forest-labs/flux-schnell"
+
     @field_validator("dsp_providers", mode="before")
     @classmethod
     def _split_providers(cls, value: Any) -> Any:

@@ -6,7 +6,7 @@ Nothing is built at import time. Tests call ``reset_container()`` after changing
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.config import get_settings, reset_settings
 
@@ -85,6 +85,30 @@ def get_jobs_queue() -> MessageQueue:
     from chalicelib.store.queues import MessageQueue
 
     return MessageQueue(get_sqs_client(), get_settings().jobs_queue_name)
+
+
+@lru_cache(maxsize=1)
+def get_imports_queue() -> MessageQueue:
+    """The queue of URL imports (``import.run``) of the media library (``imports_queue_name``)."""
+    from chalicelib.store.queues import MessageQueue
+
+    return MessageQueue(get_sqs_client(), get_settings().imports_queue_name)
+
+
+@lru_cache(maxsize=1)
+def get_generate_queue() -> MessageQueue:
+    """The image generation queue (``generate_queue_name``): ``job.run``, ``job.prediction`` of ``generate`` jobs."""
+    from chalicelib.store.queues import MessageQueue
+
+    return MessageQueue(get_sqs_client(), get_settings().generate_queue_name)
+
+
+@lru_cache(maxsize=1)
+def get_backfill_queue() -> MessageQueue:
+    """The queue of the legacy backfill's items (``backfill.release``, ``backfill.asset``) (``backfill_queue_name``)."""
+    from chalicelib.store.queues import MessageQueue
+
+    return MessageQueue(get_sqs_client(), get_settings().backfill_queue_name)
 
 
 @lru_cache(maxsize=1)
@@ -254,6 +278,20 @@ def get_enhancement_service() -> EnhancementService:
     )
 
 
+class IngestHook(Protocol):
+    """A service told about every asset whose ingest ended (``workers/ingest.py``)."""
+
+    def after_ingest(self, asset_id: str) -> str:
+        """React to the end of ``asset_id``'s ingest (idempotent); a word for the log."""
+        ...
+
+
+def get_ingest_hooks() -> tuple[IngestHook, ...]:
+    """What runs after every ingest, in order: the enhancement service (ends an upscale job, starts an automatic
+    one), then the media library's hooks (each returns ``ignored`` for assets that are not its own)."""
+    return (get_enhancement_service(),)
+
+
 @lru_cache(maxsize=1)
 def get_release_service() -> ReleaseService:
     """The release service (with its lifecycle, track and collaborator services)."""
@@ -345,6 +383,9 @@ _FACTORIES = (
     get_sync_queue,
     get_cleanup_queue,
     get_jobs_queue,
+    get_imports_queue,
+    get_generate_queue,
+    get_backfill_queue,
     _bound_records,
     get_object_store,
     get_catalogue_repository,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -28,6 +28,18 @@ from chalicelib.models.catalogue import (
     ReleaseType,
 )
 from chalicelib.models.identifiers import Isrc, Upc
+from chalicelib.models.media import (
+    BULK_MAX_IDS,
+    CREATOR_DESCRIPTION_MAX,
+    VIDEO_CONTENT_TYPES,
+    AlbumArtQuality,
+    AlbumArtSource,
+    AttachmentRole,
+    BulkAction,
+    Layer,
+    MediaType,
+    Visibility,
+)
 from chalicelib.models.sync import ConflictResolution
 from chalicelib.models.text import MultilineText, NonBlankText, PlainText, check_single_line
 
@@ -369,3 +381,232 @@ class ArtworkPreferencesRequest(_Request):
     auto_enhance_low_res: StrictBool = True
     prefer_ai_enhancement: StrictBool = True
     allow_ai_enhancement: StrictBool = True
+
+
+# -- The media library (issue 11) ------------------------------------------------------------------------------------
+
+#: The declared types a media upload may have: the artwork's images and MP4, WebM, QuickTime videos.
+MEDIA_UPLOAD_CONTENT_TYPES = (*UPLOAD_CONTENT_TYPES, *VIDEO_CONTENT_TYPES)
+#: A tag: one line, 1–50 characters; stored trimmed, compared case- and accent-insensitively by search.
+Tag = Annotated[NonBlankText, Field(min_length=1, max_length=50)]
+#: What the creator typed about an asset, kept verbatim (≤ 500 characters; newlines allowed).
+CreatorDescription = Annotated[MultilineText, Field(max_length=CREATOR_DESCRIPTION_MAX)]
+#: ``category`` / ``subcategory`` of a generated name: 2–4 letters (upper-cased when the name is made).
+NamePart = Annotated[PlainText, Field(min_length=2, max_length=4, pattern="^[A-Za-z]{2,4}$")]
+#: An owner type: ``release``, ``track``, or a client's own (``scene``, ``character``…), lower-case.
+OwnerType = Annotated[PlainText, Field(min_length=2, max_length=32, pattern="^[a-z][a-z0-9_-]{1,31}$")]
+#: An owner object's id: Sleeve's 32-hex ids, or a client's own (letters, digits, ``_``, ``-``, ``.``, ``:``).
+OwnerId = Annotated[PlainText, Field(min_length=1, max_length=128, pattern="^[A-Za-z0-9_.:-]{1,128}$")]
+
+
+class _InputContextFields(_Request):
+    creator_description: CreatorDescription | None = None
+    layer_strategy: ShortText | None = None
+    additional_context: LongText | None = None
+
+
+class AiMetadataRequest(_Request):
+    """``ai_metadata`` a client generated elsewhere (``models.media.AiMetadata``): ``generated_by`` is required."""
+
+    generated_by: ShortText
+    generation_strategy: ShortText | None = None
+    processing_time_ms: int | None = Field(default=None, strict=True, ge=0)
+    input_context: _InputContextFields | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    generated_at: datetime | None = None
+    version: Annotated[PlainText, Field(max_length=40)] | None = None
+
+
+class _ExtractedSongFields(_Request):
+    song_name: ShortText | None = None
+    album_name: ShortText | None = None
+    artist_name: ShortText | None = None
+    original_input: LongText | None = None
+
+
+class MusicMetadataRequest(_Request):
+    """``music_metadata`` (``models.media.MusicMetadata``): ``bpm``, ``key``, ``duration_s``, ``genres``…"""
+
+    bpm: float | None = Field(default=None, gt=0, le=999)
+    key: Annotated[PlainText, Field(max_length=20)] | None = None
+    duration_s: float | None = Field(default=None, ge=0, le=24 * 3600)
+    genres: list[Tag] = Field(default_factory=list, max_length=20)
+    extracted_song_data: _ExtractedSongFields | None = None
+
+
+class AlbumArtRequest(_Request):
+    """``album_art``: where it comes from. With ``source_url`` Sleeve imports the image into the library (as
+    ``POST /media/imports`` does) and links the asset it makes."""
+
+    source_url: HttpUrlString | None = None
+    source: AlbumArtSource | None = None
+    quality: AlbumArtQuality | None = None
+
+
+class _MediaFields(_Request):
+    """The fields a client sets on any asset. ``layer``, ``category`` and ``subcategory`` (all three or none) ask
+    for a generated ``name`` (``L.CAS.ATL.001``)."""
+
+    title: Title | None = None
+    description: LongText | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+    visibility: Visibility | None = None
+    creator_description: CreatorDescription | None = None
+    layer: Layer | None = None
+    category: NamePart | None = None
+    subcategory: NamePart | None = None
+    music_metadata: MusicMetadataRequest | None = None
+    ai_metadata: AiMetadataRequest | None = None
+
+
+class CreateMediaUploadRequest(_MediaFields):
+    """``POST /media/uploads``: declared ``content_type`` (an image or a video), ``content_length`` bytes,
+    ``filename``, and the asset's fields. Same rules as artwork uploads; videos may be ``video_max_bytes``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "content_type": "image/png",
+                    "content_length": 2400000,
+                    "filename": "atlantis.png",
+                    "creator_description": "A sunken city in teal light, for the second verse",
+                    "layer": "L",
+                    "category": "CAS",
+                    "subcategory": "ATL",
+                    "tags": ["underwater", "teal"],
+                }
+            ]
+        }
+    )
+
+    content_type: PlainText = Field(
+        min_length=1,
+        max_length=100,
+        json_schema_extra={"enum": list(MEDIA_UPLOAD_CONTENT_TYPES)},
+        description="The file's type; media-type parameters (`; charset=…`) and case are ignored.",
+    )
+    content_length: int = Field(strict=True)
+    filename: PlainText | None = Field(default=None, max_length=255)
+
+    @field_validator("filename")
+    @classmethod
+    def _no_path(cls, value: str | None) -> str | None:
+        return value.replace("\\", "/").rsplit("/", 1)[-1] if value else value
+
+
+class CreateMediaRequest(_MediaFields):
+    """``POST /media``: an asset from metadata alone (no bytes); ``album_art.source_url`` is imported and linked.
+    ``source`` says where the asset comes from (default ``upload``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "creator_description": "Night drive through the city, neon reflections",
+                    "layer": "S",
+                    "category": "CITY",
+                    "subcategory": "NGT",
+                    "album_art": {
+                        "source_url": "https://is1-ssl.mzstatic.com/image/thumb/Music/cover/1400x1400bb.jpg",
+                        "source": "iTunes",
+                        "quality": "High",
+                    },
+                }
+            ]
+        }
+    )
+
+    type: MediaType = "image"
+    source: Literal["upload", "stock", "playground"] = "upload"
+    album_art: AlbumArtRequest | None = None
+
+
+class UpdateMediaRequest(_MediaFields):
+    """``PATCH /media/{id}``: any subset of the asset's fields; ``null`` clears a field. ``creator_description`` is
+    replaced only by what the creator sends, never by a generated value. ``layer``/``category``/``subcategory`` name
+    an asset that has no name yet (409 ``name_already_assigned`` otherwise)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"title": "Atlantis, second verse", "visibility": "public"}]}
+    )
+
+
+class BulkMediaRequest(_Request):
+    """``POST /media/bulk``: one ``action`` on up to 100 ``ids``. ``value``: the tag for ``tag``/``untag``, the
+    visibility for ``set_visibility``, absent for ``delete``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"ids": ["a1b2c3d4e5f60718293a4b5c6d7e8f90"], "action": "tag", "value": "press-kit"},
+                {"ids": ["a1b2c3d4e5f60718293a4b5c6d7e8f90"], "action": "delete"},
+            ]
+        }
+    )
+
+    ids: list[Annotated[PlainText, Field(pattern="^[0-9a-f]{32}$")]] = Field(min_length=1, max_length=BULK_MAX_IDS)
+    action: BulkAction
+    value: Tag | None = None
+
+
+class AttachMediaRequest(_Request):
+    """``POST /media/{id}/attach``: attach the asset to ``owner_type``/``owner_id`` in ``role`` at ``sort_order``
+    (default: after the role's last). A ``cover`` held by another asset answers 409 ``cover_taken`` unless
+    ``replace`` is true. ``meta``: the client's small JSON object (≤ 2 KB serialised)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"owner_type": "release", "owner_id": "0f8e7d6c5b4a39281706f5e4d3c2b1a0", "role": "cover"},
+                {"owner_type": "scene", "owner_id": "act1-scene3", "role": "gallery", "sort_order": 2},
+            ]
+        }
+    )
+
+    owner_type: OwnerType
+    owner_id: OwnerId
+    role: AttachmentRole
+    sort_order: int | None = Field(default=None, strict=True, ge=0, le=1_000_000)
+    replace: StrictBool = False
+    meta: dict[str, Any] | None = None
+
+
+class CreateImportRequest(_MediaFields):
+    """``POST /media/imports``: fetch the image at ``source_url`` into the library (https only; see the README's
+    URL-import rules), as source ``import`` (or ``stock``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"source_url": "https://coverartarchive.org/release/1234/front-1200.jpg", "tags": ["press"]}]
+        }
+    )
+
+    source_url: HttpUrlString
+    source: Literal["import", "stock"] = "import"
+
+
+class GenerateParams(_Request):
+    """Generation parameters (Replicate's flux-schnell inputs; the typographic generator uses ``aspect_ratio`` and
+    ``seed``)."""
+
+    aspect_ratio: Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "4:5", "5:4"] = "1:1"
+    seed: int | None = Field(default=None, strict=True, ge=0, le=2**31 - 1)
+    num_inference_steps: int | None = Field(default=None, strict=True, ge=1, le=4)
+
+
+class GenerateMediaRequest(_Request):
+    """``POST /media/generate``: an image from ``prompt`` (and ``negative_prompt`` where the model takes one) →
+    202 a ``generate`` job; the result joins the library with source ``generated``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"prompt": "A lighthouse in a storm, album cover, bold type", "params": {"seed": 7}}]
+        }
+    )
+
+    prompt: Annotated[MultilineText, Field(min_length=1, max_length=1000)]
+    negative_prompt: Annotated[MultilineText, Field(max_length=1000)] | None = None
+    params: GenerateParams | None = None
+    title: Title | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=50)

@@ -7,12 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.models.media import AiMetadata, AlbumArt, MediaSource, MediaType, MusicMetadata, VideoMedia, Visibility
+
 type AssetStatus = Literal["pending", "processing", "ready", "failed"]
 type VariantName = Literal["tiny", "small", "medium", "large"]
 type SizeName = Literal["tiny", "small", "medium", "large", "original"]
 type DownloadFormat = Literal["webp", "png", "jpeg"]
-#: Where an asset's bytes came from: a browser upload, or an upscaling job's result (ingested the same way).
-type AssetSource = Literal["upload", "ai_upscaled"]
+#: Where an asset's bytes came from (models/media.py ``MediaSource``): a browser upload, an import from a URL, an AI
+#: generation, an upscaling job's result… all ingested the same way.
+type AssetSource = MediaSource
 
 #: Variant names in size order (the imaging package owns the px sizes and qualities).
 VARIANT_NAMES: tuple[VariantName, ...] = ("tiny", "small", "medium", "large")
@@ -90,7 +93,14 @@ class AssetEnhancement(BaseModel):
 
 
 class Asset(BaseModel):
-    """A media asset (an uploaded image, or an upscaling job's result) and its processing state.
+    """A media asset (an upload, an import, an upscaling or generation result, or metadata alone) and its
+    processing state.
+
+    The library's fields (issue 11): ``kind`` image|video, ``title``, ``description``, ``tags`` (normalised: trimmed,
+    at most 50), ``visibility``, ``source_url`` (an import's), ``creator_description`` (verbatim), the generated
+    ``name``, ``ai_metadata``, ``music_metadata``, ``album_art``, ``checksum_sha256`` of the accepted original (hex),
+    ``video`` (a video's stored file, duration and poster), ``deleted_at`` (set while a delete is under way).
+    An asset made from metadata alone (``POST /media``) is ``ready`` with no ``media`` and ``declared_bytes`` 0.
 
     ``source``: ``upload`` or ``ai_upscaled``; a result names its ``original_asset_id`` and the ``job_id`` that made
     it. On an original: ``enhancement_job_id`` the newest enhancement job, ``enhancement`` the enhanced version once
@@ -119,6 +129,22 @@ class Asset(BaseModel):
     job_id: str | None = None
     enhancement_job_id: str | None = None
     enhancement: AssetEnhancement | None = None
+    # -- The media library (issue 11; models/media.py). All optional: older records read as private images. --------
+    kind: MediaType = "image"
+    title: str | None = None
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    visibility: Visibility = "private"
+    source_url: str | None = None
+    enhancement_type: str | None = None
+    creator_description: str | None = None
+    name: str | None = None
+    ai_metadata: AiMetadata | None = None
+    music_metadata: MusicMetadata | None = None
+    album_art: AlbumArt | None = None
+    checksum_sha256: str | None = None
+    video: VideoMedia | None = None
+    deleted_at: datetime | None = None
 
 
 class UploadTicket(BaseModel):

@@ -4,7 +4,7 @@ them from the same classes (``chalicelib.openapi``). Field names are the wire na
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,18 @@ from chalicelib.models.catalogue import (
 )
 from chalicelib.models.domain import AssetError, AssetStatus, DownloadFormat, ShareLink, SizeName
 from chalicelib.models.jobs import Job
+from chalicelib.models.media import (
+    AiMetadata,
+    AlbumArtQuality,
+    AlbumArtSource,
+    AttachmentRole,
+    BulkAction,
+    MediaSource,
+    MediaType,
+    MusicMetadata,
+    Visibility,
+)
+from chalicelib.models.media import VariantKind as MediaVariantKind
 from chalicelib.models.sync import DspConflict
 
 
@@ -299,3 +311,161 @@ class ResolveOutcome(BaseModel):
     production_status: ProductionStatus
     lock_status: LockStatus
     locked_by_sync: bool
+
+
+# -- The media library (issue 11) ------------------------------------------------------------------------------------
+
+
+class MediaVariantView(BaseModel):
+    """One stored rendition of a media asset: ``kind`` (original, tiny, small, medium, large, poster), ``format``
+    (webp, jpeg, png, gif, mp4, webm, mov), px, bytes, and its delivery ``url``: a presigned GET valid
+    ``artwork_url_ttl_s`` (``url_expires_at`` says until when), or a stable CDN URL for a ``public`` asset when
+    ``SLEEVE_MEDIA_PUBLIC_BASE_URL`` is set (``url_expires_at`` None)."""
+
+    kind: MediaVariantKind
+    format: str
+    width: int | None
+    height: int | None
+    bytes: int
+    url: str
+    url_expires_at: datetime | None = None
+
+
+class AlbumArtView(BaseModel):
+    """``album_art`` of an asset: its ``source_url``, ``source`` and ``quality`` as given, and once Sleeve imported
+    ``source_url`` the image asset made of it (``asset_id``) with its ``content_type``, ``bytes`` and px."""
+
+    source_url: str | None = None
+    source: AlbumArtSource | None = None
+    quality: AlbumArtQuality | None = None
+    asset_id: str | None = None
+    content_type: str | None = None
+    bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class MediaAssetView(BaseModel):
+    """A media asset as the API answers it.
+
+    ``type`` image|video; ``content_type``, ``bytes``, ``width``/``height`` px, ``duration_ms`` (videos) and
+    ``checksum_sha256`` (hex, of the stored original) once ``status`` is ``ready`` (None before, and for an asset made
+    from metadata alone). ``url``: the original's delivery URL (see ``MediaVariantView``); ``variants``: every stored
+    rendition, the original first. ``creator_description`` is what the creator typed, verbatim; ``name`` the generated
+    ``{layer}.{category}.{subcategory}.{seq}``; ``ai_metadata`` what a machine generated. ``job_id``: the job that
+    made it (an upscale or a generation); ``error`` says why a ``failed`` asset failed.
+    """
+
+    id: str
+    type: MediaType
+    status: AssetStatus
+    visibility: Visibility
+    source: MediaSource
+    content_type: str | None
+    bytes: int | None
+    width: int | None
+    height: int | None
+    duration_ms: int | None = None
+    checksum_sha256: str | None = None
+    title: str | None = None
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    filename: str | None = None
+    creator_description: str | None = None
+    name: str | None = None
+    ai_metadata: AiMetadata | None = None
+    music_metadata: MusicMetadata | None = None
+    album_art: AlbumArtView | None = None
+    enhancement_type: str | None = None
+    original_asset_id: str | None = None
+    source_url: str | None = None
+    job_id: str | None = None
+    url: str | None = None
+    url_expires_at: datetime | None = None
+    variants: list[MediaVariantView] = Field(default_factory=list)
+    dominant_color: str | None = None
+    placeholder: str | None = None
+    error: AssetError | None = None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+
+
+class MediaPage(BaseModel):
+    """One page of the caller's library, newest first; ``next_cursor`` is None on the last page."""
+
+    items: list[MediaAssetView]
+    next_cursor: str | None
+
+
+class MediaUploadTicket(BaseModel):
+    """``POST /media/uploads``: a presigned POST for one image or video. The browser posts ``fields`` plus the file
+    to ``url`` before ``expires_at``; the file may hold at most ``max_bytes``; ``asset_id`` names the asset made."""
+
+    asset_id: str
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+    max_bytes: int
+
+
+class BulkFailure(BaseModel):
+    """One id a bulk action could not act on, with the error ``code`` a single request would have answered."""
+
+    id: str
+    code: str
+    message: str
+
+
+class BulkMediaResult(BaseModel):
+    """``POST /media/bulk``: the ``action`` done, the ids it succeeded on, and those it did not with why. An id that
+    is unknown or another owner's fails with ``media_not_found``, as a single request would."""
+
+    action: BulkAction
+    succeeded: list[str]
+    failed: list[BulkFailure]
+
+
+class MediaAttachmentView(BaseModel):
+    """An attachment: which asset fills which ``role`` of an owner object (``owner_type``/``owner_id``), its
+    ``sort_order`` within the role and the client's ``meta``."""
+
+    id: str
+    asset_id: str
+    owner_type: str
+    owner_id: str
+    role: AttachmentRole
+    sort_order: int
+    meta: dict[str, Any]
+    created_at: datetime
+
+
+class AttachedMedia(BaseModel):
+    """One attachment of an owner object with its asset."""
+
+    attachment: MediaAttachmentView
+    asset: MediaAssetView
+
+
+class OwnerMediaList(BaseModel):
+    """``GET /owners/{owner_type}/{owner_id}/media``: the object's attachments, the cover first, then each role's in
+    ``sort_order``."""
+
+    owner_type: str
+    owner_id: str
+    items: list[AttachedMedia]
+
+
+class MediaSearchHit(BaseModel):
+    """One search result: the asset, its ``score`` (higher is better) and the fields that ``matched``."""
+
+    asset: MediaAssetView
+    score: float
+    matched: list[str]
+
+
+class MediaSearchPage(BaseModel):
+    """``GET /media/search?q=``: the caller's matching assets, best first; ``next_cursor`` is None on the last page."""
+
+    items: list[MediaSearchHit]
+    next_cursor: str | None

@@ -30,9 +30,12 @@ def normalise_sequencer(sequencer: str) -> str:
 def _asset(record: AssetRecord) -> Asset:
     """The domain asset of a record: pydantic validates the stored attributes (maps become plain dicts)."""
     values: dict[str, Any] = dict(record.attribute_values)
-    for name in ("media", "error", "enhancement"):
+    for name in ("media", "error", "enhancement", "ai_metadata", "music_metadata", "album_art", "video"):
         if values.get(name) is not None:
             values[name] = values[name].as_dict()
+    for name in ("visibility", "tags"):  # absent on records made before the library: the model's defaults
+        if values.get(name) is None:
+            values.pop(name, None)
     return Asset.model_validate({**values, "id": record.asset_id})
 
 

@@ -15,6 +15,8 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 | cleanup marker | CLEANUP             | RELEASE#{release_id}       | –                                              |
 | media asset    | ASSET#{id}          | ASSET                      | gsi1 OWNER#{owner}#ASSETS / {created}#{id}     |
 |                |                     |                            | gsi2 {target}#ASSETS / {created}#{id} (sparse) |
+|                |                     |                            | gsi3 OWNER#{owner}#ASSETS#SOURCE#{src} / …     |
+|                |                     |                            | gsi4 OWNER#{owner}#ASSETS#TYPE#{type} / …      |
 | attachment     | {TYPE}#{owner_id}   | ATTACHMENT#{role}          | –                                              |
 | share link     | SHARE#{token_id}    | SHARE                      | gsi1 RELEASE#{id}#SHARES / {created}#{token}   |
 | job            | JOB#{id}            | JOB                        | gsi1 OWNER#{owner}#JOBS / {created}#{id}       |
@@ -127,6 +129,28 @@ class AssetsByTargetIndex(GlobalSecondaryIndex["AssetRecord"]):
 
     gsi2pk = UnicodeAttribute(hash_key=True)
     gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class AssetsBySourceIndex(GlobalSecondaryIndex["AssetRecord"]):
+    """gsi3: an owner's media assets from one source, newest first (``OWNER#{owner}#ASSETS#SOURCE#{source}``)."""
+
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class AssetsByTypeIndex(GlobalSecondaryIndex["AssetRecord"]):
+    """gsi4: an owner's media assets of one type, newest first (``OWNER#{owner}#ASSETS#TYPE#{type}``)."""
+
+    class Meta:
+        index_name = "gsi4"
+        projection = AllProjection()
+
+    gsi4pk = UnicodeAttribute(hash_key=True)
+    gsi4sk = UnicodeAttribute(range_key=True)
 
 
 class ReleasesDueForSyncIndex(GlobalSecondaryIndex["ReleaseRecord"]):
@@ -319,8 +343,16 @@ class AssetRecord(_BaseRecord):
     gsi1sk = UnicodeAttribute()
     gsi2pk = UnicodeAttribute(null=True)  # "{target}#ASSETS", e.g. "RELEASE#abc#ASSETS"; absent without attach_to
     gsi2sk = UnicodeAttribute(null=True)  # "{created}#{asset_id}"
+    # The library's lists by source and by type (issue 11); same sort key as gsi1. Absent on assets made before
+    # them until the backfill writes them; all three are removed when a delete starts (the asset leaves every list).
+    gsi3pk = UnicodeAttribute(null=True)  # "OWNER#{owner}#ASSETS#SOURCE#{source}"
+    gsi3sk = UnicodeAttribute(null=True)  # "{created}#{asset_id}"
+    gsi4pk = UnicodeAttribute(null=True)  # "OWNER#{owner}#ASSETS#TYPE#{kind}"
+    gsi4sk = UnicodeAttribute(null=True)
     by_owner = AssetsByOwnerIndex()
     by_target = AssetsByTargetIndex()
+    by_source = AssetsBySourceIndex()
+    by_type = AssetsByTypeIndex()
 
     asset_id = UnicodeAttribute()
     owner_id = UnicodeAttribute()
@@ -349,6 +381,21 @@ class AssetRecord(_BaseRecord):
     # one succeeded (``models.domain.AssetEnhancement``).
     enhancement_job_id = UnicodeAttribute(null=True)
     enhancement: MapAttribute[str, Any] = MapAttribute(null=True)
+    # The media library (issue 11; models.domain.Asset documents each). Maps hold models.media dumps.
+    title = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    tags: ListAttribute[UnicodeAttribute] = ListAttribute(of=UnicodeAttribute, null=True)
+    visibility = UnicodeAttribute(null=True)  # absent: private
+    source_url = UnicodeAttribute(null=True)
+    enhancement_type = UnicodeAttribute(null=True)
+    creator_description = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    ai_metadata: MapAttribute[str, Any] = MapAttribute(null=True)
+    music_metadata: MapAttribute[str, Any] = MapAttribute(null=True)
+    album_art: MapAttribute[str, Any] = MapAttribute(null=True)
+    checksum_sha256 = UnicodeAttribute(null=True)
+    video: MapAttribute[str, Any] = MapAttribute(null=True)
+    deleted_at = UTCDateTimeAttribute(null=True)
 
 
 class AttachmentRecord(_BaseRecord):

@@ -27,6 +27,12 @@ CLEANUP_QUEUE = stage_resource_name(STAGE, "cleanup")
 CLEANUP_DEAD_LETTER_QUEUE = stage_resource_name(STAGE, "cleanup-dlq")
 JOBS_QUEUE = stage_resource_name(STAGE, "jobs")
 JOBS_DEAD_LETTER_QUEUE = stage_resource_name(STAGE, "jobs-dlq")
+IMPORTS_QUEUE = stage_resource_name(STAGE, "imports")
+IMPORTS_DEAD_LETTER_QUEUE = stage_resource_name(STAGE, "imports-dlq")
+GENERATE_QUEUE = stage_resource_name(STAGE, "generate")
+GENERATE_DEAD_LETTER_QUEUE = stage_resource_name(STAGE, "generate-dlq")
+BACKFILL_QUEUE = stage_resource_name(STAGE, "backfill")
+BACKFILL_DEAD_LETTER_QUEUE = stage_resource_name(STAGE, "backfill-dlq")
 
 #: Minutes between runs of the DSP-sync schedule: ``SLEEVE_DSP_SYNC_SCHEDULE_MINUTES`` (default 60), validated like
 #: ``Settings.dsp_sync_schedule_minutes`` (1..1440; a bad value stops the import, so ``chalice package`` fails).

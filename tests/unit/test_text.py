@@ -22,7 +22,15 @@ REQUEST_MODELS = [
     for _, model in inspect.getmembers(api, inspect.isclass)
     if issubclass(model, BaseModel) and model.__module__ == api.__name__ and not model.__name__.startswith("_")
 ]
-MULTILINE_FIELDS = {"description", "production_notes"}
+MULTILINE_FIELDS = {
+    "description",
+    "production_notes",
+    "creator_description",
+    "prompt",
+    "negative_prompt",
+    "additional_context",
+    "original_input",
+}
 
 
 def _is_text(schema: dict[str, Any]) -> bool:
