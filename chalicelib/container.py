@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chalicelib.services.enhancement import EnhancementService
     from chalicelib.services.ingest import IngestService
     from chalicelib.services.jobs import JobService
+    from chalicelib.services.media_views import MediaViews
     from chalicelib.services.releases import ReleaseService
     from chalicelib.services.share_links import ShareLinkService
     from chalicelib.store.assets import AssetRepository
@@ -317,6 +318,14 @@ def get_artwork_service() -> ArtworkService:
 
 
 @lru_cache(maxsize=1)
+def get_media_views() -> MediaViews:
+    """Renders media assets (``MediaAssetView``) with their delivery URLs; shared by every part of the library."""
+    from chalicelib.services.media_views import MediaViews
+
+    return MediaViews(settings=get_settings(), objects=get_object_store())
+
+
+@lru_cache(maxsize=1)
 def get_ingest_service() -> IngestService:
     """The one ingest path (imports Pillow: workers only)."""
     from chalicelib.services.ingest import IngestService
@@ -405,6 +414,7 @@ _FACTORIES = (
     get_preferences_repository,
     get_job_service,
     get_enhancement_service,
+    get_media_views,
 )
 
 
