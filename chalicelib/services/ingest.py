@@ -15,6 +15,7 @@ Every event is handled idempotently (S3 events and SQS messages arrive at least 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
@@ -211,6 +212,10 @@ class IngestService:
         ]
         with ThreadPoolExecutor(max_workers=PUT_THREADS) as pool:
             list(pool.map(lambda w: self._objects.put_bytes(w[0], w[1].data, content_type=w[1].content_type), writes))
+        # The library's checksum is of the stored original (what a download returns), recorded while the run holds
+        # its claim (a superseded run's write is refused by the run condition).
+        checksum = hashlib.sha256(result.original.data).hexdigest()
+        self._assets.set_checksum(asset_id, run=run, checksum_sha256=checksum)
 
         def stored(key: str, image: EncodedImage) -> StoredImage:
             return StoredImage(

@@ -6,11 +6,13 @@ Raw PynamoDB failures become AppErrors or return values here; callers never see 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.models.domain import Asset, AssetError, AssetMedia, AssetSource
+from chalicelib.models.media import LibraryFields
 from chalicelib.store.catalogue import sortable_time
 from chalicelib.store.dynamo import get_item, is_condition_failure, update_if, utcnow
 from chalicelib.store.records import AssetRecord
@@ -27,7 +29,7 @@ def normalise_sequencer(sequencer: str) -> str:
     return sequencer.upper().rjust(SEQUENCER_WIDTH, "0")
 
 
-def _asset(record: AssetRecord) -> Asset:
+def asset_of(record: AssetRecord) -> Asset:
     """The domain asset of a record: pydantic validates the stored attributes (maps become plain dicts)."""
     values: dict[str, Any] = dict(record.attribute_values)
     for name in ("media", "error", "enhancement", "ai_metadata", "music_metadata", "album_art", "video"):
@@ -37,6 +39,48 @@ def _asset(record: AssetRecord) -> Asset:
         if values.get(name) is None:
             values.pop(name, None)
     return Asset.model_validate({**values, "id": record.asset_id})
+
+
+def owner_partition(owner_id: str) -> str:
+    """The gsi1 partition of an owner's library: ``OWNER#{owner}#ASSETS``."""
+    return f"OWNER#{owner_id}#ASSETS"
+
+
+def source_partition(owner_id: str, source: str) -> str:
+    """The gsi3 partition of an owner's assets from one source: ``OWNER#{owner}#ASSETS#SOURCE#{source}``."""
+    return f"OWNER#{owner_id}#ASSETS#SOURCE#{source}"
+
+
+def type_partition(owner_id: str, kind: str) -> str:
+    """The gsi4 partition of an owner's assets of one type: ``OWNER#{owner}#ASSETS#TYPE#{kind}``."""
+    return f"OWNER#{owner_id}#ASSETS#TYPE#{kind}"
+
+
+def library_sort_key(created_at: datetime, asset_id: str) -> str:
+    """The sort key of an asset in gsi1, gsi3 and gsi4: ``{created iso}#{id}`` (newest first when read backwards)."""
+    return f"{created_at.isoformat()}#{asset_id}"
+
+
+def library_keys(*, owner_id: str, source: str, kind: str, created_at: datetime, asset_id: str) -> dict[str, str]:
+    """The attributes that list an asset in the library by source (gsi3) and by type (gsi4), by attribute name.
+
+    Written by ``create_pending`` for every new asset and by the backfill for assets made before them.
+    """
+    sort_key = library_sort_key(created_at, asset_id)
+    return {
+        "gsi3pk": source_partition(owner_id, source),
+        "gsi3sk": sort_key,
+        "gsi4pk": type_partition(owner_id, kind),
+        "gsi4sk": sort_key,
+    }
+
+
+def library_attributes(library: LibraryFields) -> dict[str, Any]:
+    """``library`` as AssetRecord attribute values (maps as JSON-ready dicts; unset fields and empty tags left out)."""
+    values = library.model_dump(mode="json", exclude_none=True)
+    if not values.get("tags"):
+        values.pop("tags", None)
+    return values
 
 
 def target_partition(target: str) -> str:
@@ -62,27 +106,38 @@ class AssetRepository:
         source: AssetSource = "upload",
         original_asset_id: str | None = None,
         job_id: str | None = None,
+        library: LibraryFields | None = None,
+        status: Literal["pending", "ready"] = "pending",
     ) -> Asset:
         """Record an upload the browser (or an upscaling job) is about to make (status ``pending``).
 
         ``attach_to`` (``"{target}#{role}"``, e.g. ``"RELEASE#abc#cover"``) also files the asset under its target in
         gsi2 (``{target}#ASSETS`` / ``{created}#{asset_id}``), so a target's assets can be listed for cleanup;
         ``filed_under`` (``"RELEASE#abc"``) files an asset attached to nothing there (an upscaling result).
-        ``source``, ``original_asset_id`` and ``job_id`` describe an upscaling result. Raises PynamoDB's
+        ``source``, ``original_asset_id`` and ``job_id`` describe an upscaling result. ``library``: the media
+        library's fields the asset starts with (default: a private image with none set). Every new asset is listed
+        in the library by source (gsi3) and type (gsi4) as well as newest first (gsi1). ``status`` ``ready`` only
+        for an asset made from metadata alone (``POST /media``: no bytes will ever arrive). Raises PynamoDB's
         ``PutError`` (condition failure) when the asset id exists.
         """
         now = utcnow()
         target = attach_to.rpartition("#")[0] if attach_to else filed_under
+        fields = library or LibraryFields()
+        listed: dict[str, Any] = {
+            **library_keys(owner_id=owner_id, source=source, kind=fields.kind, created_at=now, asset_id=asset_id),
+            **library_attributes(fields),
+        }
         record = AssetRecord(
             pk=f"ASSET#{asset_id}",
             sk="ASSET",
-            gsi1pk=f"OWNER#{owner_id}#ASSETS",
-            gsi1sk=f"{now.isoformat()}#{asset_id}",
+            gsi1pk=owner_partition(owner_id),
+            gsi1sk=library_sort_key(now, asset_id),
+            **listed,
             gsi2pk=target_partition(target) if target else None,
             gsi2sk=f"{sortable_time(now)}#{asset_id}" if target else None,
             asset_id=asset_id,
             owner_id=owner_id,
-            status="pending",
+            status=status,
             upload_key=upload_key,
             declared_content_type=declared_content_type,
             declared_bytes=declared_bytes,
@@ -96,12 +151,12 @@ class AssetRepository:
             job_id=job_id,
         )
         record.save(condition=AssetRecord.pk.does_not_exist())
-        return _asset(record)
+        return asset_of(record)
 
     def get(self, asset_id: str) -> Asset | None:
         """The asset, or None (strongly consistent read)."""
         record = get_item(AssetRecord, f"ASSET#{asset_id}", "ASSET")
-        return _asset(record) if record else None
+        return asset_of(record) if record else None
 
     def list_for_target(self, target: str, *, page_size: int | None = None) -> list[Asset]:
         """Every asset made for ``target`` (``"RELEASE#{id}"``…), oldest first, whatever its status.
@@ -110,7 +165,7 @@ class AssetRepository:
         otherwise). gsi2 is eventually consistent: an asset created a moment ago may be missing.
         """
         query = AssetRecord.by_target.query(target_partition(target), page_size=page_size)
-        return [_asset(record) for record in query]
+        return [asset_of(record) for record in query]
 
     def delete(self, asset_id: str) -> None:
         """Delete the asset's record; deleting one that does not exist is not an error (idempotent)."""
@@ -151,12 +206,17 @@ class AssetRepository:
             if is_condition_failure(exc):
                 return None
             raise
-        return _asset(record)
+        return asset_of(record)
 
     def complete(self, asset_id: str, *, run: str, media: AssetMedia) -> bool:
         """Mark ``ready`` with the pipeline output; False if another run claimed the asset since ``run`` did."""
         record, actions, condition = completion(asset_id, run=run, media=media)
         return update_if(record, actions, condition)
+
+    def set_checksum(self, asset_id: str, *, run: str, checksum_sha256: str) -> bool:
+        """Record the SHA-256 (hex) of the stored original of run ``run``; False if another run claimed the asset."""
+        actions = [AssetRecord.checksum_sha256.set(checksum_sha256)]
+        return update_if(AssetRecord(pk=f"ASSET#{asset_id}", sk="ASSET"), actions, _run_condition(run))
 
     def fail(self, asset_id: str, *, run: str | None, error: AssetError) -> bool:
         """Mark ``failed`` with ``{"code", "message"}``; the uploaded bytes stay where they are.

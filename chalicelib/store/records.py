@@ -552,7 +552,18 @@ class WebhookReceiptRecord(_BaseRecord):
     ttl = NumberAttribute()
 
 
+class NameCounterRecord(_BaseRecord):
+    """The last number given to an owner's generated names with one prefix (``OWNER#{owner}`` /
+    ``NAMESEQ#{layer}.{CATEGORY}.{SUBCATEGORY}``), raised by an atomic UpdateItem ``ADD seq 1``."""
+
+    class Meta(_TableMeta):
+        pass
+
+    seq = NumberAttribute(default=0)
+
+
 RECORDS: tuple[type[Model], ...] = (
+    NameCounterRecord,
     CatalogueRecord,
     ReleaseRecord,
     TrackRecord,
