@@ -25,6 +25,9 @@ class StackError(Exception):
 _STACK_OWNED = ("SLEEVE_STAGE", "SLEEVE_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL")
 #: The API route Replicate's webhooks are POSTed to (``POST /webhooks/replicate``).
 REPLICATE_WEBHOOK_PATH = "/webhooks/replicate"
+#: Local work only: URL imports may use http and reach private addresses (the embedded stack, fake servers and a
+#: developer's own files on loopback). Deployed stages never get them; a developer's shell may still set them false.
+LOCAL_IMPORT_ALLOWANCES = {"SLEEVE_IMPORT_ALLOW_HTTP": "true", "SLEEVE_IMPORT_ALLOW_PRIVATE": "true"}
 # Never let a developer's real AWS identity leak into the local stack (the config's dummy keys must win).
 _CLEARED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
@@ -58,11 +61,15 @@ def build_environment(
     shell: Mapping[str, str] | None = None,
     overrides: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The variables the app reads: the stage's values from .chalice/config.json, then ``SLEEVE_*`` values set in
+    """The variables the app reads: the stage's values from .chalice/config.json (the ``local`` stage also gets
+    ``LOCAL_IMPORT_ALLOWANCES`` unless config.json sets them), then ``SLEEVE_*`` values set in
     ``shell`` (the developer's overrides), then ``overrides``, then the stack-owned values (stage, moto endpoint,
     ``AWS_REGION``) on top.
     """
     env = stage_environment(project_dir, stage)
+    if stage == "local":
+        for key, value in LOCAL_IMPORT_ALLOWANCES.items():
+            env.setdefault(key, value)
     for key, value in (shell or {}).items():
         if key.startswith("SLEEVE_") and key not in _STACK_OWNED:
             env[key] = value
