@@ -1,5 +1,6 @@
 """The one ingest path: bytes of an uploaded object → validated, oriented, sRGB variants, download formats, colours →
-a ready asset, and the release's cover when it is the newest.
+a ready asset, and the release's cover when it is the newest. A video (MP4, WebM, QuickTime by its bytes) uploaded
+to the library is probed and stored as uploaded with a poster frame, never transcoded (``_ingest_video``).
 
 Every event is handled idempotently (S3 events and SQS messages arrive at least once and out of order):
 
@@ -26,8 +27,10 @@ from typing import Literal
 
 from chalicelib.config import Settings
 from chalicelib.errors import ImageRejectedError, NotFoundError, PayloadTooLargeError
+from chalicelib.imaging.sniff import VideoContainer, sniff_format, sniff_video
 from chalicelib.models.catalogue import HistoryEntry, Release
 from chalicelib.models.domain import Asset, AssetError, AssetMedia, StoredImage
+from chalicelib.models.media import VIDEO_CONTENT_TYPES, StoredFile, VideoMedia
 from chalicelib.services.storage_keys import (
     asset_prefixes,
     derived_key,
@@ -41,6 +44,7 @@ from chalicelib.store.catalogue import CatalogueRepository
 from chalicelib.store.covers import CoverWrite, write_cover
 from chalicelib.store.dynamo import utcnow
 from chalicelib.store.objects import ObjectReplacedError, ObjectStore
+from chalicelib.store.video_assets import complete_video, set_kind
 
 __all__ = ["IngestService", "ObjectCreated", "Outcome", "parse_upload_key"]
 
@@ -141,11 +145,71 @@ class IngestService:
         _release, refusal = self._check_target(claimed)
         if refusal is not None:
             return self._fail_run(claimed, run, refusal, wrote=False)
+        by_bytes = self._ingest_by_bytes(claimed, run, data)
+        if by_bytes is not None:
+            return by_bytes
         try:
             media = self._make_media(claimed, run, data)
         except ImageRejectedError as exc:
             return self._fail_run(claimed, run, _error(exc.code, exc.message), wrote=False)
         return self._finish(claimed, run, media)
+
+    def _ingest_by_bytes(self, asset: Asset, run: str, data: bytes) -> Outcome | None:
+        """What the sniffed bytes, not the declared type, make of the upload; None: the image pipeline's (an image,
+        or bytes it refuses as it always did). Videos are taken only from the library's own uploads (source
+        ``upload``, made for no target): a video sent as release artwork stays ``unsupported_format``. An upload
+        declared as a video fails ``not_a_video`` unless it holds a video or an image (an image within
+        ``upload_max_bytes`` becomes an image asset)."""
+        container = sniff_video(data)
+        if container is not None and asset.source == "upload" and asset.attach_to is None:
+            return self._ingest_video(asset, run, data, container)
+        if asset.declared_content_type not in VIDEO_CONTENT_TYPES or container is not None:
+            return None
+        if sniff_format(data) is None:
+            refusal = _error("not_a_video", "The file is neither a video nor an image.")
+            return self._fail_run(asset, run, refusal, wrote=False)
+        if len(data) > self._settings.upload_max_bytes:
+            message = f"An image may hold {self._settings.upload_max_bytes} bytes at most."
+            return self._fail_run(asset, run, _error("too_large", message), wrote=False)
+        if asset.kind != "image" and not set_kind(asset, run=run, kind="image"):
+            return self._lost(asset, run)
+        return None
+
+    def _ingest_video(self, asset: Asset, run: str, data: bytes, container: VideoContainer) -> Outcome:
+        """Probe, poster, store the original as uploaded and the poster, then ``ready`` (no transcoding)."""
+        from chalicelib.imaging import video as videos  # pymediainfo and PyAV: the worker's imports only
+
+        try:
+            probe = videos.probe_video(data, container)
+        except videos.VideoRejectedError as exc:
+            return self._fail_run(asset, run, _error(exc.code, exc.message), wrote=False)
+        poster = videos.make_poster(data, probe, max_pixels=self._settings.max_pixels)
+        content_type = videos.CONTAINER_CONTENT_TYPES[container]
+        original = StoredFile(
+            key=media_key(asset.owner_id, asset.id, run, "original", videos.CONTAINER_EXTENSIONS[container]),
+            bytes=len(data),
+            content_type=content_type,
+        )
+        self._objects.put_bytes(original.key, data, content_type=content_type)
+        stored_poster = None
+        if poster is not None:
+            key = media_key(asset.owner_id, asset.id, run, "poster", poster.extension)
+            self._objects.put_bytes(key, poster.data, content_type=poster.content_type)
+            stored_poster = StoredImage(
+                key=key, width=poster.width, height=poster.height, bytes=len(poster.data), format=poster.format
+            )
+        video = VideoMedia(
+            original=original,
+            container=container,
+            video_codec=probe.video_codec,
+            width=probe.width,
+            height=probe.height,
+            duration_ms=probe.duration_ms,
+            poster=stored_poster.model_dump() if stored_poster else None,
+        )
+        if not complete_video(asset, run=run, video=video, checksum_sha256=hashlib.sha256(data).hexdigest()):
+            return self._lost(asset, run)
+        return self._won(asset, run)
 
     def _settled(self, asset: Asset, event: ObjectCreated) -> Outcome | None:
         """What an already claimed asset means for this event; None while it may still be claimed by it."""
