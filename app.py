@@ -6,6 +6,7 @@ from chalicelib.api import (
     artwork,
     collaborators,
     docs,
+    generate,
     health,
     jobs,
     meta,
@@ -19,6 +20,7 @@ from chalicelib.api import (
 from chalicelib.api.fallback import register_fallback_routes
 from chalicelib.api.middleware import authenticate, correlate, normalise_errors
 from chalicelib.workers import cleanup, dsp_sync, ingest
+from chalicelib.workers import generate as generate_workers
 from chalicelib.workers import jobs as job_workers
 
 app = Chalice(app_name="sleeve")
@@ -50,6 +52,8 @@ blueprints = (
     cleanup.bp,
     dsp_sync.bp,
     job_workers.bp,
+    generate.bp,
+    generate_workers.bp,
 )
 for blueprint in blueprints:
     app.register_blueprint(blueprint)

@@ -13,11 +13,13 @@ from chalicelib.config import get_settings, reset_settings
 if TYPE_CHECKING:
     from chalicelib.auth import TokenVerifier
     from chalicelib.providers.base import DspProvider
+    from chalicelib.providers.generation import ImageGenerator
     from chalicelib.providers.upscaling import Upscaler
     from chalicelib.services.artwork import ArtworkService
     from chalicelib.services.cleanup import CleanupService
     from chalicelib.services.dsp_sync import DspSyncService
-    from chalicelib.services.enhancement import EnhancementService
+    from chalicelib.services.enhancement import EnhancementService, JobDriver
+    from chalicelib.services.generation import GenerationService
     from chalicelib.services.ingest import IngestService
     from chalicelib.services.jobs import JobService
     from chalicelib.services.media_views import MediaViews
@@ -233,6 +235,20 @@ _UPSCALERS = get_upscalers
 
 
 @lru_cache(maxsize=1)
+def get_image_generators() -> dict[str, ImageGenerator]:
+    """Every image generator by name (``replicate``: Replicate's text-to-image, ``typographic``: the local cover),
+    built once per process; which one a new job uses is ``generation.choose_generator``'s choice, and a job keeps it.
+    Replicate without a token is built too and says ``not_configured``. Imports httpx and Pillow: workers only."""
+    from chalicelib.providers.replicate_generate import ReplicateImageGenerator
+    from chalicelib.providers.typographic import TypographicGenerator
+
+    return {"replicate": ReplicateImageGenerator(get_settings()), "typographic": TypographicGenerator()}
+
+
+_IMAGE_GENERATORS = get_image_generators
+
+
+@lru_cache(maxsize=1)
 def get_job_repository() -> JobRepository:
     """Jobs in the table."""
     from chalicelib.store.jobs import JobRepository
@@ -276,6 +292,29 @@ def get_enhancement_service() -> EnhancementService:
         objects=get_object_store(),
         queue=get_jobs_queue(),
         upscalers=get_upscalers,
+        # By name at call time: tests swap the container's factories.
+        drivers=lambda: _job_drivers(),
+    )
+
+
+def _job_drivers() -> dict[str, JobDriver]:
+    """The services of the job kinds other than upscaling, for the shared reaper, poller, webhook and jobs worker."""
+    return {"generate": get_generation_service()}
+
+
+@lru_cache(maxsize=1)
+def get_generation_service() -> GenerationService:
+    """AI generation: ``POST /media/generate``, the generate worker and its dead letters, the ingest hook."""
+    from chalicelib.services.generation import GenerationService
+
+    return GenerationService(
+        settings=get_settings(),
+        jobs=get_job_repository(),
+        assets=get_asset_repository(),
+        objects=get_object_store(),
+        queue=get_generate_queue(),
+        # By name at call time, like the upscalers (tests swap the factory).
+        generators=lambda: get_image_generators(),
     )
 
 
@@ -290,7 +329,7 @@ class IngestHook(Protocol):
 def get_ingest_hooks() -> tuple[IngestHook, ...]:
     """What runs after every ingest, in order: the enhancement service (ends an upscale job, starts an automatic
     one), then the media library's hooks (each returns ``ignored`` for assets that are not its own)."""
-    return (get_enhancement_service(),)
+    return (get_enhancement_service(), get_generation_service())
 
 
 @lru_cache(maxsize=1)
@@ -414,6 +453,8 @@ _FACTORIES = (
     get_preferences_repository,
     get_job_service,
     get_enhancement_service,
+    get_image_generators,
+    get_generation_service,
     get_media_views,
 )
 
@@ -428,6 +469,9 @@ def reset_container() -> None:
     if _UPSCALERS.cache_info().currsize:
         for upscaler in _UPSCALERS().values():
             upscaler.close()
+    if _IMAGE_GENERATORS.cache_info().currsize:
+        for generator in _IMAGE_GENERATORS().values():
+            generator.close()
     reset_settings()
     for factory in _FACTORIES:
         factory.cache_clear()

@@ -66,6 +66,33 @@ class JobsQueue(Protocol):
         ...
 
 
+class JobDriver(Protocol):
+    """The service of another job kind (``generate``: ``services.generation.GenerationService``), to which the
+    shared reaper, poller, webhook and jobs worker hand that kind's jobs."""
+
+    @property
+    def queue(self) -> JobsQueue:
+        """The kind's own queue (``job.run`` and ``job.prediction`` of its jobs)."""
+        ...
+
+    def handle_message(self, body: str) -> str:
+        """One ``job.run``/``job.prediction`` message of the kind; its outcome."""
+        ...
+
+    def settle(self, job: StoredJob, result: Asset) -> str:
+        """End the job by its result asset's ingest."""
+        ...
+
+    def fail(self, job: StoredJob, code: str, message: str) -> str:
+        """End the job ``failed`` (discarding a result it made); ``failed`` or ``duplicate``."""
+        ...
+
+
+def no_drivers() -> Mapping[str, JobDriver]:
+    """No other job kinds (upscaling only)."""
+    return {}
+
+
 def in_progress(job_id: str | None) -> ConflictError:
     """409 ``enhancement_in_progress``: the original has an open enhancement job (``details.job_id``)."""
     return ConflictError(
@@ -91,6 +118,7 @@ class EnhancementService:
         queue: JobsQueue,
         upscalers: Callable[[], Mapping[str, Upscaler]],
         now: Callable[[], datetime] = utcnow,
+        drivers: Callable[[], Mapping[str, JobDriver]] = no_drivers,
     ) -> None:
         self._settings = settings
         self._catalogue = catalogue
@@ -102,6 +130,7 @@ class EnhancementService:
         self._queue = queue
         self._upscalers = upscalers
         self._now = now
+        self._drivers = drivers
         self.runner = JobRunner(
             settings=settings,
             catalogue=catalogue,
@@ -175,11 +204,30 @@ class EnhancementService:
         if not self._receipts.record_first(webhook_id, now=self._now(), keep_for=keep):
             return "duplicate"
         try:
-            self._queue.send(prediction_message(job.id, state))
+            self._queue_of(job).send(prediction_message(job.id, state))
         except QueueSendError:
             self._receipts.forget(webhook_id)
             raise
         return "queued"
+
+    # -- other job kinds ----------------------------------------------------------------------------------------------
+
+    def _driver(self, job: StoredJob) -> JobDriver | None:
+        """The service of ``job``'s kind when it is not an upscale (``generate``), else None."""
+        return None if job.kind == "upscale" else self._drivers().get(job.kind)
+
+    def _queue_of(self, job: StoredJob) -> JobsQueue:
+        """Where ``job``'s messages go: its kind's own queue, the jobs queue for upscales."""
+        driver = self._driver(job)
+        return driver.queue if driver is not None else self._queue
+
+    def _settle(self, job: StoredJob, result: Asset) -> str:
+        driver = self._driver(job)
+        return driver.settle(job, result) if driver is not None else self.runner.settle(job, result)
+
+    def _fail(self, job: StoredJob, code: str, message: str) -> str:
+        driver = self._driver(job)
+        return driver.fail(job, code, message) if driver is not None else self.runner.fail(job, code, message)
 
     def enhancement_of(self, asset: Asset) -> tuple[Job | None, Asset | None]:
         """For the artwork view of an original: its running or last enhancement job, and its ready enhanced asset."""
@@ -292,6 +340,10 @@ class EnhancementService:
         except ValidationError as exc:
             log.warning("malformed job message dropped: %s", exc.errors(include_input=False, include_url=False))
             return "malformed"
+        job = self._jobs.get(message.job_id)
+        driver = self._driver(job) if job is not None else None
+        if driver is not None:
+            return driver.handle_message(body)  # another kind's message on the jobs queue: its service runs it
         if isinstance(message, RunMessage):
             return self.runner.run(message.job_id)
         return self.runner.complete_prediction(message.job_id, message.prediction.state())
@@ -307,8 +359,14 @@ class EnhancementService:
         job = self._jobs.get(message.job_id)
         if job is None:
             return False
-        error = JobError(code="dead_lettered", message="The job's message failed every retry and was given up.")
-        return self._jobs.fail(job, error=error, now=self._now()) is not None
+        message_text = "The job's message failed every retry and was given up."
+        driver = self._driver(job)
+        if driver is not None:
+            return driver.fail(job, "dead_lettered", message_text) == "failed"
+        return (
+            self._jobs.fail(job, error=JobError(code="dead_lettered", message=message_text), now=self._now())
+            is not None
+        )
 
     def reap(self, now: datetime) -> int:
         """End or re-queue every open job past its deadline at ``now`` (Query pages of the sparse gsi3); how many.
@@ -333,7 +391,7 @@ class EnhancementService:
         if job.status == "running":
             result = self._assets.get(job.result_asset_id) if job.output_claimed_at and job.result_asset_id else None
             if result is not None and result.status in ("ready", "failed"):
-                return int(self.runner.settle(job, result) != "duplicate")
+                return int(self._settle(job, result) != "duplicate")
             if job.provider == "replicate" and job.external_id:
                 state = self.runner.prediction_of(job)
                 if state is not None and state.terminal:
@@ -343,12 +401,12 @@ class EnhancementService:
         if runs >= self._settings.job_max_attempts:
             what = "queued" if job.status == "queued" else "running"
             message = f"The job was still {what} at its deadline after {runs} tries."
-            return int(self.runner.fail(job, "deadline_exceeded", message) == "failed")
+            return int(self._fail(job, "deadline_exceeded", message) == "failed")
         deadline = now + timedelta(seconds=self._settings.job_queued_deadline_s)
         if self._jobs.requeue(job, now=now, deadline=deadline) is None:
             return 0
         try:
-            self._queue.send(run_message(job.id))
+            self._queue_of(job).send(run_message(job.id))
         except AppError as exc:
             log.warning("job %s: job.run not sent again (%s); the next reaper run tries", job.id, exc.code)
         return 1
@@ -369,7 +427,7 @@ class EnhancementService:
         """Queue a finished prediction as ``job.prediction``; False (logged) when the queue refused it: the next
         schedule run asks again."""
         try:
-            self._queue.send(prediction_message(job.id, state))
+            self._queue_of(job).send(prediction_message(job.id, state))
         except AppError as exc:
             log.warning("job %s: the prediction's report was not queued (%s)", job.id, exc.code)
             return False

@@ -298,6 +298,11 @@ class JobRepository:
             return "succeeded"
         return "not_running" if reasons[0] is not None else "original_missing"
 
+    def succeed_alone(self, job: Job, *, now: datetime) -> StoredJob | None:
+        """``running → succeeded`` with ``finished_at`` (gsi3 removed) for a job with no original to link (a
+        generation: its ``result_asset_id`` was chosen when it was created); None when it was not running."""
+        return self._end(job, "succeeded", now, ("running",), [])
+
     def fail(
         self, job: Job, *, error: JobError, now: datetime, only_if: tuple[JobStatus, ...] = ("queued", "running")
     ) -> StoredJob | None:

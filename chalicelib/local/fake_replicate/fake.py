@@ -3,8 +3,10 @@ memory, for ``httpx.MockTransport(fake.handle)`` in tests and the loopback ``Fak
 
 Routes (under the API root ``/v1``, ``Authorization: Bearer <token>`` checked, 401 like Replicate when wrong):
 ``GET /v1/models/{owner}/{name}`` (``latest_version``), ``POST /v1/predictions`` (201, ``starting``, ``urls.get`` /
-``urls.cancel``), ``GET /v1/predictions/{id}``, ``POST /v1/predictions/{id}/cancel``; output files at
-``GET /_files/{name}`` (no token: they stand for Replicate's file host).
+``urls.cancel``), ``POST /v1/models/{owner}/{name}/predictions`` (an official text-to-image model run by name,
+``generate.GENERATE_MODELS``: its output is a list of one image URL, ``generate.generated_image``),
+``GET /v1/predictions/{id}``, ``POST /v1/predictions/{id}/cancel``; output files at ``GET /_files/{name}`` (no
+token: they stand for Replicate's file host).
 
 A prediction goes ``starting`` → ``processing`` → ``succeeded`` | ``failed`` one step per ``gets_per_step`` GETs
 and/or per ``seconds_per_step`` of elapsed time (``tick()``). On completion the output is made (the input fetched
@@ -26,7 +28,7 @@ from typing import Any, NamedTuple
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.local.fake_replicate import outputs
+from chalicelib.local.fake_replicate import generate, outputs
 from chalicelib.local.fake_replicate.outputs import iso, problem
 
 DEFAULT_TOKEN = "r8_fake_replicate_token_for_local_use_only"
@@ -37,6 +39,7 @@ WEBHOOK_EVENTS = frozenset({"start", "output", "logs", "completed"})
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
 _PREDICTION = re.compile(r"/v1/predictions/([a-z0-9]+)(/cancel)?")
 _MODEL = re.compile(r"/v1/models/([^/]+)/([^/]+)")
+_MODEL_PREDICTIONS = re.compile(r"/v1/models/([^/]+)/([^/]+)/predictions")
 
 
 class FakeReplicateFaults(BaseModel):
@@ -95,8 +98,9 @@ class _Prediction:
     completing: bool = False
     started: float | None = None
     completed: float | None = None
-    output: str | None = None
+    output: str | list[str] | None = None
     error: str | None = None
+    model: str | None = None  # an official model run by name (text-to-image); None: the upscale model's version
 
 
 class FakeReplicate:
@@ -181,6 +185,10 @@ class FakeReplicate:
         base = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
         if request.method == "POST" and path == "/v1/predictions":
             return self._create(request, base)
+        if (match := _MODEL_PREDICTIONS.fullmatch(path)) and request.method == "POST":
+            if f"{match[1]}/{match[2]}" not in generate.GENERATE_MODELS:
+                return problem(404, "Not found", "The requested resource could not be found.")
+            return self._create(request, base, model=f"{match[1]}/{match[2]}")
         if match := _MODEL.fullmatch(path):
             if request.method == "GET" and f"{match[1]}/{match[2]}" == self.model:
                 return httpx.Response(200, json=self._model_view())
@@ -228,7 +236,7 @@ class FakeReplicate:
 
     # -- routes -----------------------------------------------------------------------------------------------------
 
-    def _create(self, request: httpx.Request, base: str) -> httpx.Response:
+    def _create(self, request: httpx.Request, base: str, model: str | None = None) -> httpx.Response:
         try:
             body = json.loads(request.content or b"null")
         except ValueError:
@@ -246,18 +254,19 @@ class FakeReplicate:
                     f"Request was throttled. Your rate limit resets in ~{wait}s.",
                     {"Retry-After": str(wait)},
                 )
-        invalid = self._invalid_create(body)
+        invalid = generate.invalid_input(body) if model else self._invalid_create(body)
         if invalid is not None:
             return problem(422, "Input validation failed", invalid)
         prediction = _Prediction(
             id=outputs.prediction_id(),
-            version=body["version"],
+            version=body.get("version") or "",
             input=dict(body["input"]),
             base=base,
             created=self._clock(),
             webhook=body.get("webhook"),
             events=frozenset(body.get("webhook_events_filter") or WEBHOOK_EVENTS),
             faults=faults.model_copy(update={"rate_limit_creates": 0}),
+            model=model,
         )
         with self._lock:
             self._predictions[prediction.id] = prediction
@@ -335,18 +344,25 @@ class FakeReplicate:
         faults = prediction.faults
         error: str | None = faults.fail_with
         output: tuple[bytes, str] | None = None
+        extension = "png"
         if error is None:
             try:
-                image = outputs.upscale_png(self._fetch(prediction.input["image"]), prediction.input.get("scale", 4))
+                if prediction.model:
+                    image, content_type, extension = generate.generated_image(prediction.input)
+                else:
+                    image = outputs.upscale_png(
+                        self._fetch(prediction.input["image"]), prediction.input.get("scale", 4)
+                    )
+                    content_type = "image/png"
             except outputs.OutputError as exc:
                 error = str(exc)
             else:
                 if faults.output_not_image:
                     output = (outputs.NOT_AN_IMAGE, "text/html")
                 elif faults.output_too_large_bytes is not None:
-                    output = (outputs.padded(image, faults.output_too_large_bytes), "image/png")
+                    output = (outputs.padded(image, faults.output_too_large_bytes), content_type)
                 else:
-                    output = (image, "image/png")
+                    output = (image, content_type)
         with self._lock:
             prediction.completing = False
             if prediction.status in TERMINAL:  # canceled meanwhile
@@ -354,9 +370,10 @@ class FakeReplicate:
             if error is not None or output is None:
                 prediction.status, prediction.error = "failed", error
             else:
-                name = f"{prediction.id}.png"
+                name = f"{prediction.id}.{extension}"
                 self._files[name] = output
-                prediction.status, prediction.output = "succeeded", f"{self.files_url or prediction.base}/_files/{name}"
+                url = f"{self.files_url or prediction.base}/_files/{name}"
+                prediction.status, prediction.output = "succeeded", [url] if prediction.model else url
             prediction.completed = self._clock()
             prediction.started = prediction.started or prediction.completed
             self._queue_webhook(prediction)
@@ -381,8 +398,8 @@ class FakeReplicate:
             metrics["predict_time"] = round(prediction.completed - prediction.started, 3)
         return {
             "id": prediction.id,
-            "model": self.model,
-            "version": prediction.version,
+            "model": prediction.model or self.model,
+            "version": prediction.version or None,
             "input": prediction.input,
             "logs": "",
             "output": prediction.output,
