@@ -8,6 +8,7 @@ from chalicelib.api import (
     docs,
     generate,
     health,
+    imports,
     jobs,
     meta,
     preferences,
@@ -21,6 +22,7 @@ from chalicelib.api.fallback import register_fallback_routes
 from chalicelib.api.middleware import authenticate, correlate, normalise_errors
 from chalicelib.workers import cleanup, dsp_sync, ingest
 from chalicelib.workers import generate as generate_workers
+from chalicelib.workers import imports as import_workers
 from chalicelib.workers import jobs as job_workers
 
 app = Chalice(app_name="sleeve")
@@ -46,12 +48,14 @@ blueprints = (
     share_links.bp,
     sync.bp,
     jobs.bp,
+    imports.bp,
     preferences.bp,
     webhooks.bp,
     ingest.bp,
     cleanup.bp,
     dsp_sync.bp,
     job_workers.bp,
+    import_workers.bp,
     generate.bp,
     generate_workers.bp,
 )

@@ -15,11 +15,13 @@ if TYPE_CHECKING:
     from chalicelib.providers.base import DspProvider
     from chalicelib.providers.generation import ImageGenerator
     from chalicelib.providers.upscaling import Upscaler
+    from chalicelib.providers.url_fetch import UrlFetcher
     from chalicelib.services.artwork import ArtworkService
     from chalicelib.services.cleanup import CleanupService
     from chalicelib.services.dsp_sync import DspSyncService
     from chalicelib.services.enhancement import EnhancementService, JobDriver
     from chalicelib.services.generation import GenerationService
+    from chalicelib.services.imports import ImportService
     from chalicelib.services.ingest import IngestService
     from chalicelib.services.jobs import JobService
     from chalicelib.services.media_views import MediaViews
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from chalicelib.store.attachments import AttachmentRepository
     from chalicelib.store.catalogue import CatalogueRepository
     from chalicelib.store.jobs import JobRepository
+    from chalicelib.store.media_index import MediaIndex
     from chalicelib.store.objects import ObjectStore
     from chalicelib.store.preferences import PreferencesRepository
     from chalicelib.store.queues import MessageQueue
@@ -329,7 +332,7 @@ class IngestHook(Protocol):
 def get_ingest_hooks() -> tuple[IngestHook, ...]:
     """What runs after every ingest, in order: the enhancement service (ends an upscale job, starts an automatic
     one), then the media library's hooks (each returns ``ignored`` for assets that are not its own)."""
-    return (get_enhancement_service(), get_generation_service())
+    return (get_enhancement_service(), get_generation_service(), get_import_service())
 
 
 @lru_cache(maxsize=1)
@@ -354,6 +357,42 @@ def get_artwork_service() -> ArtworkService:
         # By name at call time: built lazily (the enhancement service is only needed for a cover with a job).
         enhancements=lambda: get_enhancement_service(),
     )
+
+
+@lru_cache(maxsize=1)
+def get_import_service() -> ImportService:
+    """URL imports: ``POST /media/imports``, ``POST /media``'s album art, the backfill's covers, the imports worker
+    and its dead letters, the ingest hook. The SSRF guard (httpx) is built on first use, never at import."""
+    from chalicelib.services.imports import ImportService
+    from chalicelib.store.imports import ImportLinkRepository
+    from chalicelib.store.media import MediaRepository
+
+    def fetcher() -> UrlFetcher:
+        from chalicelib.providers.url_fetch import UrlFetcher
+
+        return UrlFetcher.from_settings(get_settings())
+
+    _bound_records()
+    return ImportService(
+        settings=get_settings(),
+        assets=get_asset_repository(),
+        links=ImportLinkRepository(),
+        objects=get_object_store(),
+        queue=get_imports_queue(),
+        fetcher=fetcher,
+        name_seq=MediaRepository().next_name_seq,
+        # By name at call time: tests swap the container's factories.
+        reindex=lambda before, after: get_media_index().reindex(before, after),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_media_index() -> MediaIndex:
+    """The library's search and tag index (term and tag items beside each asset)."""
+    from chalicelib.store.media_index import MediaIndex
+
+    _bound_records()
+    return MediaIndex()
 
 
 @lru_cache(maxsize=1)
@@ -456,6 +495,8 @@ _FACTORIES = (
     get_image_generators,
     get_generation_service,
     get_media_views,
+    get_media_index,
+    get_import_service,
 )
 
 

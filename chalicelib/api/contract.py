@@ -86,6 +86,12 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "merge_value_required": (422, "A `merge` resolution needs a `value`."),
     "invalid_conflict_value": (422, "The `value` does not suit the conflict's field (`details` says what it takes)."),
     "resolution_not_allowed": (422, "This resolution is not offered for this conflict (no `merge` of a whole track)."),
+    "url_not_allowed": (
+        422,
+        "The URL may not be imported: not https, a user name or password in it, no such host, or a host that resolves "
+        "to an address not on the public internet (`details.reason`: scheme, credentials, unresolvable, loopback, "
+        "private, cgnat, link_local…).",
+    ),
     "internal_error": (500, "An unexpected failure, logged with the request's `X-Request-Id`."),
     "throttled": (503, "DynamoDB kept cancelling the write; retry after `Retry-After` seconds."),
     "queue_unavailable": (503, "The work could not be queued; retry after `Retry-After` seconds."),

@@ -142,6 +142,7 @@ class Asset(BaseModel):
     ai_metadata: AiMetadata | None = None
     music_metadata: MusicMetadata | None = None
     album_art: AlbumArt | None = None
+    album_art_of: str | None = None  # an import made for another asset's album art: that asset's id
     checksum_sha256: str | None = None
     video: VideoMedia | None = None
     deleted_at: datetime | None = None

@@ -393,6 +393,9 @@ class AssetRecord(_BaseRecord):
     ai_metadata: MapAttribute[str, Any] = MapAttribute(null=True)
     music_metadata: MapAttribute[str, Any] = MapAttribute(null=True)
     album_art: MapAttribute[str, Any] = MapAttribute(null=True)
+    # On an image imported for another asset's ``album_art.source_url``: that asset's id (same owner), whose
+    # ``album_art`` gets this image's type, bytes and size once it is ready (services/imports.py).
+    album_art_of = UnicodeAttribute(null=True)
     checksum_sha256 = UnicodeAttribute(null=True)
     video: MapAttribute[str, Any] = MapAttribute(null=True)
     deleted_at = UTCDateTimeAttribute(null=True)

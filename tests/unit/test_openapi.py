@@ -53,6 +53,9 @@ WORKER_ONLY_CODES = {
     "upscaler_crashed",
     "upscaler_timeout",
     "upscaler_unavailable",
+    # URL imports (issue 11: providers/url_fetch.py, the imports worker): an import asset's ``error.code``.
+    "fetch_failed",
+    "too_many_redirects",
 }
 
 
