@@ -139,7 +139,7 @@ def make_poster(data: bytes, probe: VideoProbe, *, max_pixels: int) -> EncodedIm
         return None
     target_s = min(POSTER_AT_MS, (probe.duration_ms or 0) // 10) / 1000
     try:
-        image = _decode_frame(av, data, _DEMUXERS[probe.container], target_s)
+        image = _decode_frame(av, data, _DEMUXERS[probe.container], target_s, max_pixels)
     except (av.FFmpegError, ValueError, OSError):  # PyAV's errors (FFmpegError is a ValueError/OSError)
         return None
     if image is None:
@@ -150,9 +150,10 @@ def make_poster(data: bytes, probe: VideoProbe, *, max_pixels: int) -> EncodedIm
     return EncodedImage(data=out.getvalue(), width=image.width, height=image.height, format="jpeg")
 
 
-def _decode_frame(av: Any, data: bytes, demuxer: str, target_s: float) -> Image.Image | None:
+def _decode_frame(av: Any, data: bytes, demuxer: str, target_s: float, max_pixels: int) -> Image.Image | None:
     """The displayed RGB image of the first video frame at or after ``target_s`` (the last decoded before it when the
-    stream ends first), or None when no frame decodes."""
+    stream ends first), or None when no frame decodes or the decoded frame is larger than ``max_pixels`` (its
+    bitstream may name another size than the container did)."""
     with av.open(io.BytesIO(data), mode="r", format=demuxer) as container:
         if not container.streams.video:
             return None
@@ -164,7 +165,7 @@ def _decode_frame(av: Any, data: bytes, demuxer: str, target_s: float) -> Image.
             frame = decoded
             if decoded.time is None or decoded.time >= target_s or count >= POSTER_MAX_FRAMES:
                 break
-        if frame is None:
+        if frame is None or frame.width * frame.height > max_pixels:
             return None
         image: Image.Image = frame.to_image()
         rotation = int(frame.rotation or 0)  # counterclockwise, like PIL's rotate (FFmpeg's display matrix)

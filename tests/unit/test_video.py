@@ -126,6 +126,16 @@ def test_a_large_frame_is_scaled_to_the_poster_limit_and_a_bomb_gets_no_poster(m
     assert make_poster(data, probe, max_pixels=160 * 90 - 1) is None
 
 
+def test_a_frame_larger_than_its_container_said_is_not_turned_into_a_poster() -> None:
+    # Given a container that claims a 10×10 video while its bitstream codes 160×90 frames
+    data = _clip("clip-h264-160x90.mp4")
+    lying = VideoProbe(container="mp4", video_codec="h264", width=10, height=10, duration_ms=1000)
+    # When a poster is asked for under a limit between the two sizes, Then the decoded frame is dropped
+    assert make_poster(data, lying, max_pixels=1000) is None
+    # And under a limit above the real size the same probe gets its poster
+    assert make_poster(data, lying, max_pixels=160 * 90) is not None
+
+
 def test_without_pyav_there_is_no_poster_but_the_probe_works(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given PyAV is not installed (the Lambda bundle)
     monkeypatch.setitem(sys.modules, "av", None)  # `import av` raises ImportError
