@@ -42,6 +42,12 @@ if TYPE_CHECKING:
 def get_s3_client() -> Any:
     """A boto3 S3 client (SigV4; path-style addressing when an endpoint such as moto's is configured).
 
+    With an endpoint (moto, or an S3-compatible store such as MinIO or R2) checksums are sent and asked for only
+    where the operation requires one (``when_required``): botocore ≥ 1.36 otherwise adds ``x-amz-checksum-crc32`` /
+    ``x-amz-sdk-checksum-algorithm`` to every PutObject and ``x-amz-checksum-mode`` to every GetObject, which stores
+    other than AWS S3 may refuse (botocore's "Data Integrity Protections" defaults; README "Delivery"). Against AWS
+    (no endpoint) the defaults stay.
+
     Built from its own Session: boto3's default session is not thread-safe, and locally the API and the workers share
     one process.
     """
@@ -50,11 +56,17 @@ def get_s3_client() -> Any:
 
     settings = get_settings()
     style = "path" if settings.aws_endpoint_url else "auto"
+    checksums = "when_required" if settings.aws_endpoint_url else "when_supported"
     return boto3.session.Session().client(
         "s3",
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
-        config=Config(signature_version="s3v4", s3={"addressing_style": style}),
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": style},
+            request_checksum_calculation=checksums,
+            response_checksum_validation=checksums,
+        ),
     )
 
 
