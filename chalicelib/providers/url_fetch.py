@@ -50,6 +50,8 @@ SERVICE = "url_import"
 TOTAL_TIMEOUT_FACTOR = 3
 #: Bytes read per chunk of a streamed body.
 CHUNK_BYTES = 64 * 1024
+#: At most this many of a host's (checked) addresses are tried in turn, each within ``import_timeout_s``.
+MAX_CONNECT_ATTEMPTS = 3
 #: Statuses whose ``Location`` is followed (RFC 9110 section 15.4).
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "Sleeve-Import/1.0 (+https://github.com/sleeve-music/sleeve)"
@@ -402,7 +404,8 @@ class UrlFetcher:
 
 
 class _CheckedBackend(httpcore.SyncBackend):
-    """httpcore's socket backend, connecting only to addresses ``check(host, port)`` allowed (tried in order)."""
+    """httpcore's socket backend, connecting only to addresses ``check(host, port)`` allowed (the first
+    ``MAX_CONNECT_ATTEMPTS`` of them, tried in order)."""
 
     def __init__(self, check: Callable[[str, int], list[str]]) -> None:
         self._check = check
@@ -416,7 +419,7 @@ class _CheckedBackend(httpcore.SyncBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         failure: Exception | None = None
-        for address in self._check(host, port):
+        for address in self._check(host, port)[:MAX_CONNECT_ATTEMPTS]:
             try:
                 return super().connect_tcp(
                     address, port, timeout=timeout, local_address=local_address, socket_options=socket_options

@@ -353,3 +353,54 @@ def test_an_import_for_a_release_cover_becomes_the_cover(
     artwork = body_of(call(client, "GET", f"/releases/{release['id']}/artwork"))
     assert asset(started.id).status == "ready"
     assert artwork["asset_id"] == started.id
+
+
+# -- the request's fields -----------------------------------------------------------------------------------------
+
+
+def test_an_import_takes_the_librarys_fields_and_a_generated_name(
+    client: Client, aws: Aws, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the local rules
+    local_rules(monkeypatch)
+    # When alice imports a stock photo asking for a name, and another with only part of a name
+    body = {"source": "stock", "layer": "L", "category": "cas", "subcategory": "atl", "creator_description": "Sea"}
+    view = start_import(client, target.url(), **body)
+    partial = call(client, "POST", "/media/imports", {"source_url": target.url(), "layer": "L"})
+    # Then the first is a pending stock asset named L.CAS.ATL.001 with the creator's words verbatim
+    assert (view["source"], view["name"], view["creator_description"]) == ("stock", "L.CAS.ATL.001", "Sea")
+    # And the second is refused before anything is queued
+    assert partial.status_code == 422 and body_of(partial)["error"]["code"] == "name_parts_incomplete"
+    assert [json.loads(m["Body"])["asset_id"] for m in receive_messages(IMPORTS_QUEUE)] == [view["id"]]
+
+
+def test_post_media_with_album_art_imports_it_and_links_it_once_ready(
+    client: Client, aws: Aws, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the local rules and alice's metadata asset whose album art is at the loopback server
+    local_rules(monkeypatch)
+    url = target.url()
+    album_art = {"source_url": url, "source": "iTunes", "quality": "High"}
+    response = call(client, "POST", "/media", {"creator_description": "Night drive", "album_art": album_art})
+    assert response.status_code == 201, response.body
+    created = body_of(response)
+    import_id = created["album_art"]["asset_id"]
+    assert import_id and created["album_art"]["width"] is None
+    # When the import and its ingest run
+    run_imports(client)
+    run_ingest(client, aws)
+    # Then the metadata asset's album art names the ready import with its type, bytes and size
+    art = body_of(call(client, "GET", f"/media/{created['id']}"))["album_art"]
+    assert (art["asset_id"], art["content_type"], art["width"], art["height"]) == (import_id, "image/png", 320, 240)
+    imported_view = body_of(call(client, "GET", f"/media/{import_id}"))
+    assert (imported_view["status"], imported_view["source"], imported_view["source_url"]) == ("ready", "import", url)
+
+
+def test_post_media_with_a_refused_album_art_url_writes_nothing(client: Client, aws: Aws, target: Target) -> None:
+    # Given the production rules, When alice's album art points at the loopback server
+    album_art = {"source_url": target.url(scheme="https"), "source": "Manual"}
+    response = call(client, "POST", "/media", {"title": "x", "album_art": album_art})
+    # Then 422 url_not_allowed, and neither the import nor the metadata asset exists
+    assert response.status_code == 422
+    assert body_of(response)["error"]["details"]["reason"] == "loopback"
+    assert asset_items() == []

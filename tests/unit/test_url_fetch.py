@@ -495,3 +495,11 @@ def test_an_https_to_http_redirect_is_refused_with_the_production_scheme_rule(tm
         assert caught.value.details["reason"] == "scheme"
     finally:
         server.close()
+
+
+def test_the_next_checked_address_is_tried_when_one_refuses_the_connection(server: Loopback) -> None:
+    # Given a name resolving to a closed loopback port's address first (127.0.0.2 listens nowhere) and then the server
+    server.routes["/cover.png"] = Route()
+    fetcher = UrlFetcher(LOCAL, resolver=resolver_to("127.0.0.2", "127.0.0.1"))
+    # When it is fetched, Then the second checked address serves it
+    assert fetcher.fetch(server.url("/cover.png", "two.example.com")).data == PNG
