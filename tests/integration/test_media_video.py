@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from chalicelib.config import get_settings
-from chalicelib.container import get_asset_repository
+from chalicelib.container import get_asset_repository, get_media_views
 from chalicelib.models.domain import Asset
 from chalicelib.models.media import LibraryFields, MediaType
 from chalicelib.services.storage_keys import upload_key
@@ -114,6 +114,21 @@ def test_a_video_upload_becomes_a_ready_video_with_its_original_and_poster(clien
     # And it is listed among the owner's videos, not their images
     assert asset_id in _listed_as("alice", "video")
     assert asset_id not in _listed_as("alice", "image")
+    # And the library's view shows it as a video: the original first, then the poster
+    view = get_media_views().view(asset)
+    assert (view.type, view.content_type, view.width, view.height, view.duration_ms, view.bytes) == (
+        "video",
+        content_type,
+        width,
+        height,
+        duration_ms,
+        len(data),
+    )
+    assert view.checksum_sha256 == asset.checksum_sha256
+    assert [(v.kind, v.format, v.width, v.height) for v in view.variants] == [
+        ("original", container, width, height),
+        ("poster", "jpeg", width, height),
+    ]
 
 
 def test_a_replayed_notification_of_a_video_changes_nothing(client, aws):
