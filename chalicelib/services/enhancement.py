@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -37,6 +37,9 @@ from chalicelib.services.enhancement_policy import (
     starts_automatically,
 )
 from chalicelib.services.enhancement_run import JobRunner
+from chalicelib.services.jobs import JobDriver as JobDriver
+from chalicelib.services.jobs import JobsQueue as JobsQueue
+from chalicelib.services.jobs import no_drivers
 from chalicelib.services.lifecycle import artwork_editable
 from chalicelib.store.assets import AssetRepository
 from chalicelib.store.attachments import AttachmentRepository
@@ -56,41 +59,6 @@ REAP_PAGE_SIZE = 100
 REAP_MAX_PER_RUN = 1000
 #: Running Replicate jobs the poller asks about per run.
 POLL_MAX_PER_RUN = 100
-
-
-class JobsQueue(Protocol):
-    """The jobs queue (``chalicelib.store.queues.MessageQueue``)."""
-
-    def send(self, message: Mapping[str, Any]) -> str:
-        """Send one message; its id. Raises ``QueueSendError``."""
-        ...
-
-
-class JobDriver(Protocol):
-    """The service of another job kind (``generate``: ``services.generation.GenerationService``), to which the
-    shared reaper, poller, webhook and jobs worker hand that kind's jobs."""
-
-    @property
-    def queue(self) -> JobsQueue:
-        """The kind's own queue (``job.run`` and ``job.prediction`` of its jobs)."""
-        ...
-
-    def handle_message(self, body: str) -> str:
-        """One ``job.run``/``job.prediction`` message of the kind; its outcome."""
-        ...
-
-    def settle(self, job: StoredJob, result: Asset) -> str:
-        """End the job by its result asset's ingest."""
-        ...
-
-    def fail(self, job: StoredJob, code: str, message: str) -> str:
-        """End the job ``failed`` (discarding a result it made); ``failed`` or ``duplicate``."""
-        ...
-
-
-def no_drivers() -> Mapping[str, JobDriver]:
-    """No other job kinds (upscaling only)."""
-    return {}
 
 
 def in_progress(job_id: str | None) -> ConflictError:

@@ -28,8 +28,8 @@ from chalicelib.models.media import AiMetadata, InputContext, LibraryFields
 from chalicelib.providers.base import ProviderFailure
 from chalicelib.providers.generation import TYPOGRAPHIC_GENERATOR, GeneratedImage, GenerateRequest, ImageGenerator
 from chalicelib.providers.upscaling import PredictionClient, PredictionStarted, PredictionState, UpscaleFailedError
-from chalicelib.services.enhancement import JobsQueue
 from chalicelib.services.enhancement_policy import MESSAGE, RunMessage, run_message, webhook_url
+from chalicelib.services.jobs import JobsQueue
 from chalicelib.services.storage_keys import asset_prefixes, upload_key
 from chalicelib.store.assets import AssetRepository
 from chalicelib.store.dynamo import is_condition_failure, utcnow

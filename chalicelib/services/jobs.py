@@ -1,15 +1,17 @@
 """The job routes' service: read, list and cancel an owner's jobs (``GET /jobs``, ``GET /jobs/{id}``,
-``POST /jobs/{id}/cancel``). Running jobs are driven by ``services/enhancement.py``."""
+``POST /jobs/{id}/cancel``), and the interfaces the job kinds share: the queue a kind's messages go to and the
+``JobDriver`` through which the shared reaper, poller, webhook and jobs worker (``services/enhancement.py``) hand a
+kind's jobs (``generate``: ``services/generation.py``) to its service."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.errors import ConflictError, NotFoundError
-from chalicelib.models.domain import Identity, Page
+from chalicelib.models.domain import Asset, Identity, Page
 from chalicelib.models.jobs import JOB_STATUSES, TERMINAL_STATUSES, Job
 from chalicelib.providers.base import ProviderFailure
 from chalicelib.store.dynamo import utcnow
@@ -33,6 +35,41 @@ def cancel_prediction(upscalers: Mapping[str, Any], job: StoredJob) -> None:
         client.cancel_prediction(job.external_id)
     except ProviderFailure as exc:
         log.warning("job %s: the prediction %s could not be canceled: %s", job.id, job.external_id, exc.code)
+
+
+class JobsQueue(Protocol):
+    """The jobs queue (``chalicelib.store.queues.MessageQueue``)."""
+
+    def send(self, message: Mapping[str, Any]) -> str:
+        """Send one message; its id. Raises ``QueueSendError``."""
+        ...
+
+
+class JobDriver(Protocol):
+    """The service of another job kind (``generate``: ``services.generation.GenerationService``), to which the
+    shared reaper, poller, webhook and jobs worker hand that kind's jobs."""
+
+    @property
+    def queue(self) -> JobsQueue:
+        """The kind's own queue (``job.run`` and ``job.prediction`` of its jobs)."""
+        ...
+
+    def handle_message(self, body: str) -> str:
+        """One ``job.run``/``job.prediction`` message of the kind; its outcome."""
+        ...
+
+    def settle(self, job: StoredJob, result: Asset) -> str:
+        """End the job by its result asset's ingest."""
+        ...
+
+    def fail(self, job: StoredJob, code: str, message: str) -> str:
+        """End the job ``failed`` (discarding a result it made); ``failed`` or ``duplicate``."""
+        ...
+
+
+def no_drivers() -> Mapping[str, JobDriver]:
+    """No other job kinds (upscaling only)."""
+    return {}
 
 
 class JobService:

@@ -191,3 +191,32 @@ def test_without_a_token_it_is_off_and_sends_nothing() -> None:
         generator.start(request())
     assert raised.value.code == "generator_unavailable"
     assert harness.calls == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"input": {}},
+        {"input": {"prompt": "x", "aspect_ratio": "7:3"}},
+        {"input": {"prompt": "x", "num_inference_steps": 5}},
+        {"input": {"prompt": "x", "output_format": "gif"}},
+        {"version": "abc", "input": {"prompt": "x"}},
+    ],
+)
+def test_the_fake_refuses_what_flux_schnell_refuses(body: dict[str, Any]) -> None:
+    # Given the fake Replicate
+    fake = FakeReplicate()
+
+    # When a create breaks flux-schnell's documented input schema (or names a version: an official model has none)
+    response = fake.handle(
+        httpx.Request(
+            "POST",
+            f"{API}/models/black-forest-labs/flux-schnell/predictions",
+            json=body,
+            headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"},
+        )
+    )
+
+    # Then 422 in Replicate's problem shape, and no prediction exists
+    assert response.status_code == 422 and response.json()["title"] == "Input validation failed"
+    assert fake.predictions() == []
