@@ -192,6 +192,10 @@ class Settings(BaseSettings):
     # ``import_timeout_s`` seconds per connect/read.
     import_allow_http: bool = False
     import_allow_private: bool = False
+    # When set (comma-separated host names, e.g. "is1-ssl.mzstatic.com,coverartarchive.org"), only these hosts are
+    # imported from (others: 422 url_not_allowed, reason host_not_allowed) and no other name is ever resolved. Empty:
+    # any host that passes the address rules. The e2e stacks set "127.0.0.1,localhost".
+    import_allowed_hosts: Annotated[list[str], NoDecode] = []
     import_max_redirects: int = Field(default=5, ge=0, le=20)
     import_max_bytes: int = Field(default=25_000_000, gt=0)
     import_timeout_s: float = Field(default=10.0, gt=0)
@@ -200,6 +204,13 @@ class Settings(BaseSettings):
     image_generator: Literal["auto", "replicate", "typographic"] = "auto"
     # An official Replicate model, run with ``POST /models/{owner}/{name}/predictions`` (no version).
     replicate_generate_model: str = "black-forest-labs/flux-schnell"
+
+    @field_validator("import_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [name.strip().lower().rstrip(".") for name in value.split(",") if name.strip()]
+        return value
 
     @field_validator("dsp_providers", mode="before")
     @classmethod

@@ -204,12 +204,14 @@ def resolve_host(host: str, port: int) -> list[str]:
 
 @dataclass(frozen=True)
 class FetchPolicy:
-    """What a fetch may do: ``allow_http``, ``allow_private`` (both local work only), at most ``max_redirects``
-    redirects and ``max_bytes`` bytes, ``timeout_s`` seconds per connect/read (``TOTAL_TIMEOUT_FACTOR`` times it in
-    all)."""
+    """What a fetch may do: ``allow_http``, ``allow_private`` (both local work only), only the ``allowed_hosts`` when
+    that is not empty (lower-case names; checked before any DNS lookup, and on every redirect), at most
+    ``max_redirects`` redirects and ``max_bytes`` bytes, ``timeout_s`` seconds per connect/read
+    (``TOTAL_TIMEOUT_FACTOR`` times it in all)."""
 
     allow_http: bool = False
     allow_private: bool = False
+    allowed_hosts: frozenset[str] = frozenset()
     max_redirects: int = 5
     max_bytes: int = 25_000_000
     timeout_s: float = 10.0
@@ -220,6 +222,7 @@ class FetchPolicy:
         return cls(
             allow_http=settings.import_allow_http,
             allow_private=settings.import_allow_private,
+            allowed_hosts=frozenset(settings.import_allowed_hosts),
             max_redirects=settings.import_max_redirects,
             max_bytes=settings.import_max_bytes,
             timeout_s=settings.import_timeout_s,
@@ -295,6 +298,11 @@ class UrlFetcher:
             raise UrlNotAllowedError("The URL names no host.", reason="invalid_url")
         if target.userinfo:
             raise UrlNotAllowedError("The URL carries a user name or password.", reason="credentials")
+        if self._policy.allowed_hosts and target.host.lower().rstrip(".") not in self._policy.allowed_hosts:
+            raise UrlNotAllowedError(
+                f"Imports are allowed from {', '.join(sorted(self._policy.allowed_hosts))} only.",
+                reason="host_not_allowed",
+            )
 
     def checked_addresses(self, host: str, port: int) -> list[str]:
         """The addresses to connect to for ``host``: the literal address, or every DNS answer, each one allowed.

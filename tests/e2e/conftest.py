@@ -72,7 +72,8 @@ def stack_environment(extra: dict[str, str]) -> dict[str, str]:
     """This process's environment without the developer's own ``SLEEVE_*``/``AWS_*`` variables, plus ``extra``: the
     tests sign tokens with the secret of .chalice/config.json and talk to moto with its dummy keys."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("SLEEVE_", "AWS_"))}
-    return env | extra
+    # URL imports (and the fuzz run's random URLs) never resolve a public name: only the tests' loopback servers.
+    return env | {"SLEEVE_IMPORT_ALLOWED_HOSTS": "127.0.0.1,localhost"} | extra
 
 
 @pytest.fixture(scope="session")

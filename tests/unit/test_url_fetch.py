@@ -503,3 +503,42 @@ def test_the_next_checked_address_is_tried_when_one_refuses_the_connection(serve
     fetcher = UrlFetcher(LOCAL, resolver=resolver_to("127.0.0.2", "127.0.0.1"))
     # When it is fetched, Then the second checked address serves it
     assert fetcher.fetch(server.url("/cover.png", "two.example.com")).data == PNG
+
+
+def test_an_allowlist_refuses_other_hosts_before_any_lookup() -> None:
+    # Given an allowlist of one CDN and a resolver that records every name it is asked for
+    asked: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["8.8.8.8"]
+
+    fetcher = UrlFetcher(FetchPolicy(allowed_hosts=frozenset({"images.example.com"})), resolver=resolver)
+    # When another host is checked, it is refused (host_not_allowed) without a DNS lookup
+    with pytest.raises(UrlNotAllowedError) as caught:
+        fetcher.check_url("https://elsewhere.example.org/cover.jpg")
+    assert caught.value.details["reason"] == "host_not_allowed"
+    assert asked == []
+    # Then the allowed host (any case, with or without the root dot) passes through the address rules
+    fetcher.check_url("https://Images.Example.com./cover.jpg")
+    assert [host.lower().rstrip(".") for host in asked] == ["images.example.com"]
+
+
+def test_a_redirect_off_the_allowlist_is_refused(server: Loopback) -> None:
+    # Given an allowed loopback server redirecting to a host that is not on the list
+    server.routes["/start"] = Route(status=302, body=b"", headers={"Location": "http://localhost:1/cover.png"})
+    policy = FetchPolicy(allow_http=True, allow_private=True, allowed_hosts=frozenset({"127.0.0.1"}))
+    # When it is fetched
+    with pytest.raises(UrlNotAllowedError) as caught:
+        UrlFetcher(policy).fetch(server.url("/start"))
+    # Then the redirect is refused before it is followed
+    assert caught.value.details["reason"] == "host_not_allowed"
+    assert [path for path, _host in server.seen] == ["/start"]
+
+
+def test_the_allowlist_setting_is_comma_separated_and_lower_cased(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.config import Settings
+
+    monkeypatch.setenv("SLEEVE_IMPORT_ALLOWED_HOSTS", " CoverArtArchive.org., is1-ssl.mzstatic.com ,")
+    settings = Settings(bucket_name="b", jwt_secret="s")  # type: ignore[arg-type]
+    assert FetchPolicy.from_settings(settings).allowed_hosts == {"coverartarchive.org", "is1-ssl.mzstatic.com"}
