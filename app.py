@@ -20,6 +20,7 @@ from chalicelib.api import (
 )
 from chalicelib.api.fallback import register_fallback_routes
 from chalicelib.api.middleware import authenticate, correlate, normalise_errors
+from chalicelib.workers import backfill as backfill_workers
 from chalicelib.workers import cleanup, dsp_sync, ingest
 from chalicelib.workers import generate as generate_workers
 from chalicelib.workers import imports as import_workers
@@ -55,6 +56,7 @@ blueprints = (
     cleanup.bp,
     dsp_sync.bp,
     job_workers.bp,
+    backfill_workers.bp,
     import_workers.bp,
     generate.bp,
     generate_workers.bp,

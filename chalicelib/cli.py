@@ -1,8 +1,9 @@
 """Sleeve's command line: ``python -m chalicelib.cli <command> ...``; one argparse subcommand per job.
 
 ``variants FILE --out DIR`` runs the ingest imaging pipeline on a local file and writes what the worker would store;
-``token USER [--groups admin]`` prints a bearer token for the ``local`` stage. Heavy imports (Pillow) happen inside
-the command that needs them.
+``token USER [--groups admin]`` prints a bearer token for the ``local`` stage; ``backfill [--dry-run] [--limit N]
+[--restart]`` fans the media library's legacy work out over SQS. Heavy imports (Pillow, tqdm) happen inside the
+command that needs them.
 """
 
 from __future__ import annotations
@@ -58,7 +59,32 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--groups", default="", help="comma-separated groups, e.g. admin")
     token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds (default 12 h)")
     token.set_defaults(handler=run_token)
+
+    backfill = commands.add_parser(
+        "backfill",
+        help="fan the media library's legacy work out over the backfill queue",
+        description="Scan the table (SLEEVE_* settings, the operator's AWS credentials) for releases with an "
+        "artwork_url and assets made before the media library, and send one message per item to the backfill queue, "
+        "saving the Scan's position after each page: a rerun resumes there, and a finished pass starts over. "
+        "Prints a JSON summary on stdout (with --dry-run, first the messages it would send, one per line).",
+    )
+    backfill.add_argument("--dry-run", action="store_true", help="count and print; send and write nothing")
+    backfill.add_argument(
+        "--limit", type=_positive, default=None, help="stop after sending N messages (a rerun resumes after them)"
+    )
+    backfill.add_argument("--restart", action="store_true", help="ignore the checkpoint and start from the beginning")
+    backfill.add_argument("--page-size", type=_positive, default=None, help="items per Scan page (default 200)")
+    backfill.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    backfill.set_defaults(handler=run_backfill)
     return parser
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number above 0."""
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a whole number above 0")
+    return value
 
 
 def local_jwt_secret() -> str:
@@ -108,6 +134,43 @@ def run_variants(args: argparse.Namespace) -> int:
     for name, image in result.variants.items():
         (out / f"{name}.{image.extension}").write_bytes(image.data)
     print(json.dumps(result.metadata(), indent=2))
+    return 0
+
+
+def run_backfill(args: argparse.Namespace) -> int:
+    """The ``backfill`` command (``services/backfill.py``). Exit status: 0 done (or stopped at ``--limit``), 1 when
+    the queue refused a batch (the page is not checkpointed; a rerun sends it again)."""
+    from tqdm import tqdm
+
+    from chalicelib.container import get_backfill_service
+    from chalicelib.services.backfill import DEFAULT_PAGE_SIZE, PageProgress
+    from chalicelib.store.queues import QueueSendError
+
+    service = get_backfill_service()
+    total = None if args.no_progress else service.approximate_item_count()
+    with tqdm(total=total, unit="item", desc="backfill", disable=args.no_progress, file=sys.stderr) as bar:
+        sent = 0
+
+        def on_page(page: PageProgress) -> None:
+            nonlocal sent
+            sent += page.sent
+            bar.set_postfix(sent=sent, refresh=False)
+            bar.update(page.scanned)
+
+        try:
+            report = service.run(
+                dry_run=args.dry_run,
+                limit=args.limit,
+                restart=args.restart,
+                page_size=args.page_size or DEFAULT_PAGE_SIZE,
+                on_page=on_page,
+            )
+        except QueueSendError as exc:
+            print(json.dumps(exc.to_body()), file=sys.stderr)
+            return 1
+    for message in report.messages:
+        print(json.dumps(message, sort_keys=True))
+    print(json.dumps(report.summary(), sort_keys=True))
     return 0
 
 

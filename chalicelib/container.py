@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chalicelib.providers.upscaling import Upscaler
     from chalicelib.providers.url_fetch import UrlFetcher
     from chalicelib.services.artwork import ArtworkService
+    from chalicelib.services.backfill import BackfillService
     from chalicelib.services.cleanup import CleanupService
     from chalicelib.services.dsp_sync import DspSyncService
     from chalicelib.services.enhancement import EnhancementService, JobDriver
@@ -476,6 +477,26 @@ def get_dsp_sync_service() -> DspSyncService:
     )
 
 
+@lru_cache(maxsize=1)
+def get_backfill_service() -> BackfillService:
+    """The legacy backfill: the operator's ``backfill`` command (Scan and fan-out), its worker and dead letters. The
+    import service and the search index are built on the first item that needs them."""
+    from chalicelib.services.backfill import BackfillService
+    from chalicelib.store.backfill import BackfillStore
+
+    _bound_records()
+    return BackfillService(
+        store=BackfillStore(),
+        releases=get_catalogue_repository(),
+        assets=get_asset_repository(),
+        covers=get_attachment_repository(),
+        queue=get_backfill_queue(),
+        # By name at call time: tests swap the container's factories.
+        importer=lambda: get_import_service(),
+        media_index=lambda: get_media_index(),
+    )
+
+
 _FACTORIES = (
     get_s3_client,
     get_sqs_client,
@@ -485,6 +506,7 @@ _FACTORIES = (
     get_imports_queue,
     get_generate_queue,
     get_backfill_queue,
+    get_backfill_service,
     _bound_records,
     get_object_store,
     get_catalogue_repository,

@@ -24,6 +24,8 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 |                |                     |                            | gsi3 JOBS_OPEN / {deadline}#{id} (sparse)      |
 | preferences    | OWNER#{owner}       | PREFERENCES#artwork        | –                                              |
 | webhook receipt| WEBHOOK#{id}        | WEBHOOK                    | –                                              |
+| backfill mark  | RELEASE#{id}        | BACKFILL#artwork           | –                                              |
+| backfill point | BACKFILL#media      | CHECKPOINT                 | –                                              |
 | download count | SHARE#{token_id}    | DOWNLOADS#{size}           | gsi1 RELEASE#{id}#SHARES /                     |
 |                |                     |                            | {created}#{token}#DOWNLOADS#{size}             |
 
@@ -528,6 +530,51 @@ class JobRecord(_BaseRecord):
     result_ai = BooleanAttribute(null=True)
 
 
+class ArtworkImportRecord(_BaseRecord):
+    """The legacy backfill's import of a release's ``artwork_url`` as its cover (``RELEASE#{id}`` /
+    ``BACKFILL#artwork``; ``chalicelib.store.backfill``): an item of its own, so the release's versioned Put never
+    drops it, and the release's purge removes it with the partition.
+
+    ``state``: ``claimed`` (a worker is starting the import since ``claimed_at``), ``started`` (``asset_id`` is the
+    import's asset), ``refused`` (``refusal``: the import's error code for ``source_url``), ``covered`` (the release
+    had a cover or an upload already: nothing imported). Put with ``attribute_not_exists`` (or over a claim older than
+    the lease), so a redelivered message starts no second import.
+    """
+
+    class Meta(_TableMeta):
+        pass
+
+    release_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    source_url = UnicodeAttribute()
+    state = UnicodeAttribute()
+    claimed_at = UTCDateTimeAttribute()
+    asset_id = UnicodeAttribute(null=True)
+    refusal = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+
+
+class BackfillCheckpointRecord(_BaseRecord):
+    """Where the legacy backfill's Scan stopped (``BACKFILL#media`` / ``CHECKPOINT``; ``chalicelib.store.backfill``).
+
+    ``last_key``: the Scan's LastEvaluatedKey (DynamoDB JSON, as text) after the last page sent, or the key of the
+    last item sent when ``--limit`` stopped inside a page; None once the pass reached the end (``finished_at``).
+    ``scanned``/``sent``: items read and messages sent in this pass. ``dead_lettered``: backfill messages the
+    dead-letter consumer counted (ADD, never reset by a pass).
+    """
+
+    class Meta(_TableMeta):
+        pass
+
+    last_key = UnicodeAttribute(null=True)
+    scanned = NumberAttribute(default=0)
+    sent = NumberAttribute(default=0)
+    dead_lettered = NumberAttribute(default=0)
+    started_at = UTCDateTimeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+    finished_at = UTCDateTimeAttribute(null=True)
+
+
 class PreferencesRecord(_BaseRecord):
     """An owner's artwork preferences (``OWNER#{owner}`` / ``PREFERENCES#artwork``); absent means the defaults."""
 
@@ -582,6 +629,8 @@ RECORDS: tuple[type[Model], ...] = (
     JobRecord,
     PreferencesRecord,
     WebhookReceiptRecord,
+    ArtworkImportRecord,
+    BackfillCheckpointRecord,
 )
 
 
