@@ -36,6 +36,7 @@ PATH_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
     "collaborator_id": (_HEX_ID, "The collaborator's id."),
     "upload_id": (_HEX_ID, "The upload's id (the asset id)."),
     "job_id": (_HEX_ID, "The job's id."),
+    "asset_id": (_HEX_ID, "The media asset's id."),
     "conflict_id": (
         {"type": "string", "pattern": "^[0-9a-f]{24}$"},
         "The DSP conflict's id (stable across re-syncs that find the same difference).",

@@ -51,6 +51,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "artwork_not_ready": (404, "The shared release has no ready artwork yet."),
     "enhancement_not_found": (404, "The artwork has no enhanced version (`?version=enhanced`)."),
     "job_not_found": (404, "No such job, or another owner's."),
+    "media_not_found": (404, "No such media asset, or another owner's (or one a share link does not show)."),
     "size_not_available": (404, "The artwork has no image of this size."),
     "format_not_available": (404, "This size is not offered in this format (`details.available` lists those it is)."),
     "conflict_not_found": (404, "No such DSP conflict on this release."),
@@ -75,6 +76,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "ai_not_allowed": (409, "The owner's preferences refuse AI enhancement (`allow_ai_enhancement` is false)."),
     "enhancement_in_progress": (409, "An enhancement of this cover is already queued or running (`details.job_id`)."),
     "job_finished": (409, "The job has already ended (`details.status`): it cannot be canceled."),
+    "name_already_assigned": (409, "The asset already has a generated name (`details.name`); names never change."),
     "version_mismatch": (412, "`If-Match` names a version that is no longer current."),
     "too_large": (413, "The declared size is above the upload limit (`details.max_bytes`)."),
     "unsupported_media_type": (415, "The declared or sent content type is not accepted."),
@@ -86,6 +88,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "merge_value_required": (422, "A `merge` resolution needs a `value`."),
     "invalid_conflict_value": (422, "The `value` does not suit the conflict's field (`details` says what it takes)."),
     "resolution_not_allowed": (422, "This resolution is not offered for this conflict (no `merge` of a whole track)."),
+    "name_parts_incomplete": (422, "A name needs `layer`, `category` and `subcategory` together (`details.missing`)."),
+    "bulk_value_required": (422, "This bulk action needs a `value` (the tag, or the visibility)."),
+    "invalid_visibility": (422, "The visibility must be `private`, `shared` or `public` (`details.allowed`)."),
     "url_not_allowed": (
         422,
         "The URL may not be imported: not https, a user name or password in it, no such host, or a host that resolves "

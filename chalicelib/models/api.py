@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StrictBool,
+    StringConstraints,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -41,7 +42,14 @@ from chalicelib.models.media import (
     Visibility,
 )
 from chalicelib.models.sync import ConflictResolution
-from chalicelib.models.text import MultilineText, NonBlankText, PlainText, check_single_line
+from chalicelib.models.text import (
+    MULTILINE_PATTERN,
+    MultilineText,
+    NonBlankText,
+    PlainText,
+    check_multiline,
+    check_single_line,
+)
 
 
 class _Request(BaseModel):
@@ -389,8 +397,14 @@ class ArtworkPreferencesRequest(_Request):
 MEDIA_UPLOAD_CONTENT_TYPES = (*UPLOAD_CONTENT_TYPES, *VIDEO_CONTENT_TYPES)
 #: A tag: one line, 1–50 characters; stored trimmed, compared case- and accent-insensitively by search.
 Tag = Annotated[NonBlankText, Field(min_length=1, max_length=50)]
-#: What the creator typed about an asset, kept verbatim (≤ 500 characters; newlines allowed).
-CreatorDescription = Annotated[MultilineText, Field(max_length=CREATOR_DESCRIPTION_MAX)]
+#: What the creator typed about an asset, kept verbatim (≤ 500 characters; newlines allowed). Verbatim includes
+#: surrounding white space: the one text field the requests' ``str_strip_whitespace`` does not trim.
+CreatorDescription = Annotated[
+    str,
+    StringConstraints(strip_whitespace=False, max_length=CREATOR_DESCRIPTION_MAX),
+    BeforeValidator(check_multiline),
+    Field(json_schema_extra={"pattern": MULTILINE_PATTERN}),
+]
 #: ``category`` / ``subcategory`` of a generated name: 2–4 letters (upper-cased when the name is made).
 NamePart = Annotated[PlainText, Field(min_length=2, max_length=4, pattern="^[A-Za-z]{2,4}$")]
 #: An owner type: ``release``, ``track``, or a client's own (``scene``, ``character``…), lower-case.
