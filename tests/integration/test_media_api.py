@@ -18,7 +18,7 @@ from chalice.test import Client
 from chalicelib import container
 from chalicelib.models.domain import Asset
 from tests.integration.conftest import BUCKET, TABLE, Aws, body_of, call, run_ingest
-from tests.integration.media_support import create_media, media_upload
+from tests.integration.media_support import create_media, list_all, media_upload
 
 
 def _policy(fields: dict[str, str]) -> dict[str, Any]:
@@ -251,3 +251,22 @@ def test_a_record_made_before_the_library_reads_and_edits_fine(client: Client, a
     )
     assert [item["id"] for item in listed] == [asset_id]
     assert edited.status_code == 200 and body_of(edited)["title"] == "Old cover"
+
+
+def test_the_tag_filter_lists_tagged_assets_newest_first_with_the_other_filters(client: Client):
+    # Given assets tagged "Press" in various spellings, one untagged, one public, and bob's tagged one
+    first = create_media(client, tags=["press"])
+    create_media(client, tags=["other"])
+    second = create_media(client, tags=["Press", "teal"], visibility="public")
+    third = create_media(client, tags=[" PRESS "])
+    create_media(client, subject="bob", tags=["press"])
+    # When the library is listed by tag (case-insensitively), one per page
+    pages = list_all(client, "tag=Press", limit=1)
+    # Then the tagged ones come newest first, every page full but the last, bob's never
+    assert [asset_id for page in pages for asset_id in page] == [third["id"], second["id"], first["id"]]
+    assert all(len(page) == 1 for page in pages[:-1])
+    # And the other filters apply on top of the tag
+    assert list_all(client, "tag=press&visibility=public") == [[second["id"]]]
+    # And an untagged asset leaves the list at once
+    call(client, "PATCH", f"/media/{second['id']}", {"tags": ["teal"]})
+    assert [a for page in list_all(client, "tag=press") for a in page] == [third["id"], first["id"]]
