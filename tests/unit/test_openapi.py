@@ -56,6 +56,8 @@ WORKER_ONLY_CODES = {
     # URL imports (issue 11: providers/url_fetch.py, the imports worker): an import asset's ``error.code``.
     "fetch_failed",
     "too_many_redirects",
+    # AI generation (issue 11: providers/replicate_generate.py, the generate worker): a generate job's ``error.code``.
+    "generator_unavailable",
 }
 
 
