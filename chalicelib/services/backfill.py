@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
@@ -33,6 +33,12 @@ from chalicelib.services.artwork import COVER_ROLE, release_target
 from chalicelib.store.assets import library_keys
 from chalicelib.store.backfill import AssetFill, BackfillStore, LegacyAsset, ScannedItem
 from chalicelib.store.dynamo import utcnow
+
+if TYPE_CHECKING:
+    from chalicelib.store.assets import AssetRepository
+    from chalicelib.store.attachments import AttachmentRepository
+    from chalicelib.store.catalogue import CatalogueRepository
+    from chalicelib.store.queues import MessageQueue
 
 log = logging.getLogger(__name__)
 
@@ -131,38 +137,6 @@ class Reindexer(Protocol):
         ...
 
 
-class CoverLookup(Protocol):
-    """The release cover pointer (``store/attachments.py`` ``AttachmentRepository.get``)."""
-
-    def get(self, target: str, role: str) -> tuple[str | None, str | None]:
-        """``(attached asset id, newest upload's asset id)`` of the role."""
-        ...
-
-
-class ReleaseLookup(Protocol):
-    """A release by id (``store/catalogue.py`` ``CatalogueRepository.get``)."""
-
-    def get(self, release_id: str) -> Any:
-        """The release (``models.catalogue.Release``) or None."""
-        ...
-
-
-class TargetAssets(Protocol):
-    """Assets made for a target (``store/assets.py`` ``AssetRepository.list_for_target``)."""
-
-    def list_for_target(self, target: str, *, page_size: int | None = None) -> list[Asset]:
-        """Every asset made for ``target``."""
-        ...
-
-
-class WorkQueue(Protocol):
-    """The backfill queue (``store/queues.py`` ``MessageQueue.send_batch``)."""
-
-    def send_batch(self, messages: Any) -> int:
-        """Send ``messages`` (ten per SendMessageBatch); how many SQS accepted."""
-        ...
-
-
 @dataclass
 class RunReport:
     """What a run of the backfill did: items ``scanned`` (DynamoDB's ScannedCount), messages ``sent`` (or that a
@@ -202,10 +176,10 @@ class BackfillService:
         self,
         *,
         store: BackfillStore,
-        releases: ReleaseLookup,
-        assets: TargetAssets,
-        covers: CoverLookup,
-        queue: WorkQueue,
+        releases: CatalogueRepository,
+        assets: AssetRepository,
+        covers: AttachmentRepository,
+        queue: MessageQueue,
         importer: Callable[[], CoverImporter],
         media_index: Callable[[], Reindexer],
     ) -> None:
@@ -334,7 +308,7 @@ class BackfillService:
         release = self._releases.get(release_id)
         if release is None:
             return "gone"
-        url: str | None = release.artwork_url
+        url = release.artwork_url
         if not url:
             return "no_artwork_url"
         mark = self._store.artwork_mark(release_id)
