@@ -34,6 +34,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_expires_in": (400, "`expires_in` is outside the allowed range of seconds."),
     "invalid_size": (400, "`size` is not one of tiny, small, medium, large, original."),
     "invalid_format": (400, "`format` is not one of webp, png, jpeg."),
+    "asset_required": (400, "A download through a collection link names the `asset` to download."),
+    "invalid_owner": (400, "The path's `owner_type` or `owner_id` is malformed (`details.field` names it)."),
     "invalid_webhook_signature": (
         401,
         "The webhook is refused: its Standard Webhooks signature is missing, wrong or stale, or no signing secret is "
@@ -48,7 +50,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "collaborator_not_found": (404, "No such collaborator on this release."),
     "upload_not_found": (404, "No such upload on this release."),
     "share_link_not_found": (404, "Unknown, expired or revoked share link."),
-    "artwork_not_ready": (404, "The shared release has no ready artwork yet."),
+    "artwork_not_ready": (404, "The shared release or asset has no ready image (or video) yet."),
     "enhancement_not_found": (404, "The artwork has no enhanced version (`?version=enhanced`)."),
     "job_not_found": (404, "No such job, or another owner's."),
     "media_not_found": (404, "No such media asset, or another owner's (or one a share link does not show)."),
@@ -75,6 +77,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "not_needed": (409, "The cover is large enough already (short side at least 1400 px): nothing to enhance."),
     "ai_not_allowed": (409, "The owner's preferences refuse AI enhancement (`allow_ai_enhancement` is false)."),
     "enhancement_in_progress": (409, "An enhancement of this cover is already queued or running (`details.job_id`)."),
+    "media_private": (409, "A private asset cannot be shared: make it `shared` or `public` first."),
     "job_finished": (409, "The job has already ended (`details.status`): it cannot be canceled."),
     "name_already_assigned": (409, "The asset already has a generated name (`details.name`); names never change."),
     "version_mismatch": (412, "`If-Match` names a version that is no longer current."),

@@ -19,6 +19,7 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 |                |                     |                            | gsi4 OWNER#{owner}#ASSETS#TYPE#{type} / …      |
 | attachment     | {TYPE}#{owner_id}   | ATTACHMENT#{role}          | –                                              |
 | share link     | SHARE#{token_id}    | SHARE                      | gsi1 RELEASE#{id}#SHARES / {created}#{token}   |
+|                |                     |                            | (or ASSET#{id}#SHARES, COLLECTION#{owner}#…)   |
 | job            | JOB#{id}            | JOB                        | gsi1 OWNER#{owner}#JOBS / {created}#{id}       |
 |                |                     |                            | gsi2 OWNER#{owner}#JOBS#{st} / {created}#{id}  |
 |                |                     |                            | gsi3 JOBS_OPEN / {deadline}#{id} (sparse)      |
@@ -421,7 +422,14 @@ class AttachmentRecord(_BaseRecord):
 
 
 class ShareLinkRecord(_BaseRecord):
-    """A public share link of a release. Only the SHA-256 of the token's secret is stored."""
+    """A public share link of a release, a media asset or a collection (an owner object's attached media). Only the
+    SHA-256 of the token's secret is stored.
+
+    ``target`` None or ``release``: ``release_id`` (every link written before issue 11); ``asset``: ``asset_id``;
+    ``collection``: ``collection_type``/``collection_id`` (the owner object's ``owner_type``/``owner_id``). gsi1 is
+    the shared thing's partition of links (``RELEASE#{id}#SHARES``, ``ASSET#{id}#SHARES``,
+    ``COLLECTION#{owner}#{type}#{id}#SHARES``).
+    """
 
     class Meta(_TableMeta):
         pass
@@ -432,7 +440,11 @@ class ShareLinkRecord(_BaseRecord):
 
     token_id = UnicodeAttribute()
     secret_sha256 = UnicodeAttribute()
-    release_id = UnicodeAttribute()
+    release_id = UnicodeAttribute(null=True)
+    target = UnicodeAttribute(null=True)
+    asset_id = UnicodeAttribute(null=True)
+    collection_type = UnicodeAttribute(null=True)
+    collection_id = UnicodeAttribute(null=True)
     owner_id = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute(null=True)
