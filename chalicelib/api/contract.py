@@ -91,6 +91,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "merge_value_required": (422, "A `merge` resolution needs a `value`."),
     "invalid_conflict_value": (422, "The `value` does not suit the conflict's field (`details` says what it takes)."),
     "resolution_not_allowed": (422, "This resolution is not offered for this conflict (no `merge` of a whole track)."),
+    "query_too_short": (422, "The search query has no letter or digit (punctuation and spaces only, or empty)."),
+    "query_too_long": (422, "The search query has more distinct words than a search takes (`details.max_words`)."),
     "name_parts_incomplete": (422, "A name needs `layer`, `category` and `subcategory` together (`details.missing`)."),
     "bulk_value_required": (422, "This bulk action needs a `value` (the tag, or the visibility)."),
     "invalid_visibility": (422, "The visibility must be `private`, `shared` or `public` (`details.allowed`)."),

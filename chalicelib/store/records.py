@@ -18,6 +18,8 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 |                |                     |                            | gsi3 OWNER#{owner}#ASSETS#SOURCE#{src} / …     |
 |                |                     |                            | gsi4 OWNER#{owner}#ASSETS#TYPE#{type} / …      |
 | attachment     | {TYPE}#{owner_id}   | ATTACHMENT#{role}          | –                                              |
+| media term     | SEARCH#{owner}#{c}  | {token}#{asset_id}         | – (c: the token's first character)             |
+| media tag      | TAG#{owner}#{tag}   | {created}#{asset_id}       | – (tag: search_terms.tag_key)                  |
 | share link     | SHARE#{token_id}    | SHARE                      | gsi1 RELEASE#{id}#SHARES / {created}#{token}   |
 |                |                     |                            | (or ASSET#{id}#SHARES, COLLECTION#{owner}#…)   |
 | job            | JOB#{id}            | JOB                        | gsi1 OWNER#{owner}#JOBS / {created}#{id}       |
@@ -32,6 +34,9 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 
 A job's gsi2 key is rewritten in the same conditional update as its status; its gsi3 key exists only while it is
 queued or running (the reaper's Query). Webhook receipts carry ``ttl`` (epoch seconds), the table's TTL attribute.
+
+Media term and tag items are the search index of the library (``store/media_index.py``): one term item per (asset,
+distinct normalised word), one tag item per (asset, tag); ``MediaIndex.reindex`` keeps them in step with the asset.
 
 A release's share links and their download counters share one gsi1 partition, so one Query lists the links with their
 counts.
@@ -624,6 +629,31 @@ class NameCounterRecord(_BaseRecord):
     seq = NumberAttribute(default=0)
 
 
+class MediaTermRecord(_BaseRecord):
+    """One word of a media asset's searched fields (``services/search_terms.py``): pk ``SEARCH#{owner}#{first
+    character}``, sk ``{token}#{asset_id}`` (a query word is a ``begins_with(sk, word)`` Query of one partition).
+
+    Short attribute names keep the item small (a Query's read units are its items' bytes / 4 KB): ``w`` the word's best
+    field weight, ``f`` the fields it occurs in as letters (``search_terms.FIELD_CODES``), ``c`` the asset's creation
+    time in epoch ms (newest first among equal scores, without reading the asset).
+    """
+
+    class Meta(_TableMeta):
+        pass
+
+    weight = NumberAttribute(attr_name="w")
+    field_codes = UnicodeAttribute(attr_name="f")
+    created_ms = NumberAttribute(attr_name="c")
+
+
+class MediaTagRecord(_BaseRecord):
+    """A media asset under one of its tags: pk ``TAG#{owner}#{tag_key}``, sk ``{created iso}#{asset_id}`` (a Query
+    lists the tag's assets newest first). The key is the whole item."""
+
+    class Meta(_TableMeta):
+        pass
+
+
 RECORDS: tuple[type[Model], ...] = (
     NameCounterRecord,
     CatalogueRecord,
@@ -635,6 +665,8 @@ RECORDS: tuple[type[Model], ...] = (
     SyncStateRecord,
     CleanupRecord,
     AssetRecord,
+    MediaTermRecord,
+    MediaTagRecord,
     AttachmentRecord,
     ShareLinkRecord,
     DownloadCountRecord,
