@@ -139,9 +139,10 @@ class Reindexer(Protocol):
 
 @dataclass
 class RunReport:
-    """What a run of the backfill did: items ``scanned`` (DynamoDB's ScannedCount), messages ``sent`` (or that a
-    dry run would send) by type, ``pages``, whether the pass ``finished`` (the end of the table), whether it
-    ``resumed`` a checkpoint, and the ``dead_lettered`` count saved by the DLQ consumer."""
+    """What one run of the backfill did: items ``scanned`` (DynamoDB's ScannedCount), messages ``sent`` (or that a
+    dry run would send; ``releases`` + ``assets``), releases ``skipped_done`` (their final mark came first),
+    ``pages``, whether it ``resumed`` a checkpoint and ``finished`` the pass (the end of the table), and the
+    ``dead_lettered`` count saved by the DLQ consumer. The pass's totals are in the checkpoint."""
 
     dry_run: bool
     resumed: bool = False
@@ -219,9 +220,10 @@ class BackfillService:
         started_at: datetime = utcnow()
         if checkpoint is not None and not restart and checkpoint.finished_at is None and checkpoint.last_key:
             start_key, report.resumed = checkpoint.last_key, True
-            report.scanned, report.sent = checkpoint.scanned, checkpoint.sent
+            pass_scanned, pass_sent = checkpoint.scanned, checkpoint.sent
             started_at = checkpoint.started_at or started_at
-        sent_this_run = 0
+        else:
+            pass_scanned = pass_sent = 0
         final_marks: set[str] = set()  # releases whose final mark this page (or the last one's end) showed
         while True:
             page = self._store.scan_page(start_key, page_size=page_size)
@@ -236,26 +238,27 @@ class BackfillService:
                     report.skipped_done += 1
                     continue
                 messages.append(work_message(item))
-                if limit is not None and sent_this_run + len(messages) >= limit:
+                if limit is not None and report.sent + len(messages) >= limit:
                     stop_key = item.key
                     break
             if not dry_run and messages:
                 self._queue.send_batch(messages)
-            sent_this_run += len(messages)
             report.sent += len(messages)
+            pass_sent += len(messages)
             report.releases += sum(1 for m in messages if m["type"] == "backfill.release")
             report.assets += len(messages) - sum(1 for m in messages if m["type"] == "backfill.release")
             report.pages += 1
             scanned = page.scanned if stop_key is None else 0  # a cut page is read again from stop_key
             report.scanned += scanned
+            pass_scanned += scanned
             if dry_run:
                 report.messages += messages
             position = stop_key or page.last_key
             if not dry_run:
                 self._store.save_checkpoint(
                     last_key=position,
-                    scanned=report.scanned,
-                    sent=report.sent,
+                    scanned=pass_scanned,
+                    sent=pass_sent,
                     started_at=started_at,
                     reset_dead=restart and report.pages == 1,
                 )

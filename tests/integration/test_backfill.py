@@ -357,7 +357,7 @@ def test_limit_stops_after_n_messages_and_a_rerun_resumes_from_the_checkpoint(
 
     # Then: the first run sent 17 and did not finish; the rerun resumed after them: every item sent exactly once
     assert first["sent"] == len(sent_first) == 17 and not first["finished"]
-    assert second["resumed"] and second["finished"]
+    assert second["resumed"] and second["finished"] and second["sent"] == len(sent_second) == len(everything) - 17
     keyed = sorted(json.dumps(m, sort_keys=True) for m in sent_first + sent_second)
     assert keyed == sorted(json.dumps(m, sort_keys=True) for m in everything)
 
