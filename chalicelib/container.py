@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chalicelib.providers.upscaling import Upscaler
     from chalicelib.providers.url_fetch import UrlFetcher
     from chalicelib.services.artwork import ArtworkService
+    from chalicelib.services.attachments import AttachmentService
     from chalicelib.services.backfill import BackfillService
     from chalicelib.services.cleanup import CleanupService
     from chalicelib.services.dsp_sync import DspSyncService
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from chalicelib.services.imports import ImportService
     from chalicelib.services.ingest import IngestService
     from chalicelib.services.jobs import JobService
-    from chalicelib.services.media import MediaService
     from chalicelib.services.media_views import MediaViews
     from chalicelib.services.releases import ReleaseService
     from chalicelib.services.share_links import ShareLinkService
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from chalicelib.store.attachments import AttachmentRepository
     from chalicelib.store.catalogue import CatalogueRepository
     from chalicelib.store.jobs import JobRepository
-    from chalicelib.store.media import MediaRepository
     from chalicelib.store.media_index import MediaIndex
     from chalicelib.store.objects import ObjectStore
     from chalicelib.store.preferences import PreferencesRepository
@@ -411,38 +410,27 @@ def get_media_index() -> MediaIndex:
 
 
 @lru_cache(maxsize=1)
+def get_attachment_service() -> AttachmentService:
+    """The media library's attachments (routes, an asset's delete, the release cleanup, collection share links)."""
+    from chalicelib.services.attachments import AttachmentService
+    from chalicelib.store.media_attachments import MediaAttachmentRepository
+
+    _bound_records()
+    return AttachmentService(
+        catalogue=get_catalogue_repository(),
+        attachments=MediaAttachmentRepository(),
+        pointers=get_attachment_repository(),
+        # By name at call time: built when a listing is made.
+        views=lambda: get_media_views().view,
+    )
+
+
+@lru_cache(maxsize=1)
 def get_media_views() -> MediaViews:
     """Renders media assets (``MediaAssetView``) with their delivery URLs; shared by every part of the library."""
     from chalicelib.services.media_views import MediaViews
 
     return MediaViews(settings=get_settings(), objects=get_object_store())
-
-
-@lru_cache(maxsize=1)
-def get_media_repository() -> MediaRepository:
-    """The library's lists, edits, delete tombstones and name counters of assets."""
-    from chalicelib.store.media import MediaRepository
-
-    _bound_records()
-    return MediaRepository()
-
-
-@lru_cache(maxsize=1)
-def get_media_service() -> MediaService:
-    """The media library's core: uploads, metadata assets, lists, edits, deletes and bulk actions."""
-    from chalicelib.services.media import MediaService
-
-    return MediaService(
-        settings=get_settings(),
-        assets=get_asset_repository(),
-        media=get_media_repository(),
-        objects=get_object_store(),
-        # By name at call time: the other parts' services are built when first needed.
-        index=lambda: get_media_index(),
-        # The attachment service's factory lands with the attachments commit; until then a delete has none to call.
-        attachments=lambda: globals().get("get_attachment_service", lambda: None)(),
-        imports=lambda: get_import_service(),
-    )
 
 
 @lru_cache(maxsize=1)
@@ -486,6 +474,7 @@ def get_cleanup_service() -> CleanupService:
         objects=get_object_store(),
         queue=get_cleanup_queue(),
         jobs=get_job_repository(),
+        media_attachments=get_attachment_service(),
     )
 
 
@@ -558,10 +547,9 @@ _FACTORIES = (
     get_image_generators,
     get_generation_service,
     get_media_views,
-    get_media_repository,
-    get_media_service,
     get_media_index,
     get_import_service,
+    get_attachment_service,
 )
 
 

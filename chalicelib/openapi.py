@@ -37,6 +37,15 @@ PATH_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
     "upload_id": (_HEX_ID, "The upload's id (the asset id)."),
     "job_id": (_HEX_ID, "The job's id."),
     "asset_id": (_HEX_ID, "The media asset's id."),
+    "attachment_id": (_HEX_ID, "The attachment's id (from `POST /media/{asset_id}/attach` or a listing)."),
+    "owner_type": (
+        {"type": "string", "pattern": "^[a-z][a-z0-9_-]{1,31}$"},
+        "The owner object's type: `release`, `track`, or a client's own (`scene`, `character`…).",
+    ),
+    "owner_id": (
+        {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"},
+        "The owner object's id: a release's id, `{release_id}.{track_id}` for a track, or a client's own.",
+    ),
     "conflict_id": (
         {"type": "string", "pattern": "^[0-9a-f]{24}$"},
         "The DSP conflict's id (stable across re-syncs that find the same difference).",

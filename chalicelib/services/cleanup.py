@@ -9,8 +9,10 @@ pending-cleanup marker (``CLEANUP`` / ``RELEASE#{id}``) and queues ``{"type": "r
 1. the release's assets (``list_for_target("RELEASE#{id}")``, and any asset its cover attachment names that the
    eventually consistent index does not list yet, or that predates it): every S3 object of each (its ``uploads/`` key
    and everything under its ``media/`` and ``derived/`` prefixes, listed page by page and deleted in batches of
-   ≤ 1000), then the asset item;
+   ≤ 1000), its media-library attachments anywhere (``AttachmentService.detach_all``), then the asset item;
 2. the release's share links (gsi1 ``RELEASE#{id}#SHARES``) and their download counters;
+2b. (with the media library's attachments) the attachments of the release and of each of its tracks
+   (``ATTACH#{owner}#release#{id}``, ``ATTACH#{owner}#track#{id}.{track_id}``): the attached library assets stay;
 3. the release partition (tracks, collaborators, history, attachments) and any ISRC claim still naming the release;
 4. the marker, last, so a cleanup that dies half-way is found by the sweep and run again.
 
@@ -76,6 +78,7 @@ class CleanupReport:
     objects: int
     share_link_items: int
     jobs_ended: int = 0
+    attachments: int = 0
 
 
 class Marker(Protocol):
@@ -117,6 +120,14 @@ class Attachments(Protocol):
     """What the cleanup needs of ``AttachmentRepository``."""
 
     def get(self, target: str, role: str) -> tuple[str | None, str | None]: ...
+
+
+class MediaAttachments(Protocol):
+    """What the cleanup needs of ``AttachmentService`` (the media library's attachments)."""
+
+    def delete_for_release(self, owner: str, release_id: str) -> int: ...
+
+    def detach_all(self, asset: Asset) -> int: ...
 
 
 class ShareLinks(Protocol):
@@ -178,9 +189,11 @@ class CleanupService:
         objects: Objects,
         queue: Queue,
         jobs: Jobs | None = None,
+        media_attachments: MediaAttachments | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._catalogue = catalogue
+        self._media_attachments = media_attachments
         self._jobs = jobs
         self._now = now
         self._assets = assets
@@ -197,12 +210,13 @@ class CleanupService:
         message = parse_cleanup_message(body)
         if message is None:
             return "dropped"
-        report = self.clean_release(message.release_id)
+        report = self.clean_release(message.release_id, owner_id=message.owner_id)
         return "refused" if report is None else "cleaned"
 
-    def clean_release(self, release_id: str) -> CleanupReport | None:
-        """Remove everything of the deleted release ``release_id`` (module docstring); None, with nothing touched, when
-        the release item still exists. Idempotent: a second run removes nothing more and reports nothing removed.
+    def clean_release(self, release_id: str, *, owner_id: str | None = None) -> CleanupReport | None:
+        """Remove everything of the deleted release ``release_id`` (module docstring) of ``owner_id`` (the message's;
+        None: its media attachments are left); None, with nothing touched, when the release item still exists.
+        Idempotent: a second run removes nothing more and reports nothing removed.
         """
         if self._catalogue.get(release_id) is not None:
             log.error("refusing to clean up release %s: it still exists", release_id)
@@ -211,11 +225,18 @@ class CleanupService:
         assets = self._release_assets(target)
         jobs_ended = self._end_jobs(assets)
         objects = 0
+        attachments = 0
         for asset in assets:
             # Bytes first, record last: a run cut short still finds the asset, and with it the keys to delete.
             objects += len(self._objects.delete_prefixes(asset_prefixes(asset.owner_id, asset.id)))
+            if self._media_attachments is not None:
+                # An artwork upload may also be attached elsewhere in the library (a scene's gallery…).
+                attachments += self._media_attachments.detach_all(asset)
             self._assets.delete(asset.id)
         share_link_items = self._links.delete_for_release(release_id)
+        if self._media_attachments is not None and owner_id is not None:
+            # Before the purge: the tracks in the partition name their attachments' partitions.
+            attachments += self._media_attachments.delete_for_release(owner_id, release_id)
         # The attachments' asset ids it returns were all in ``assets`` (read before the attachments went).
         self._catalogue.purge_release_partition(release_id)
         self._catalogue.finish_cleanup(release_id)
@@ -225,6 +246,7 @@ class CleanupService:
             objects=objects,
             share_link_items=share_link_items,
             jobs_ended=jobs_ended,
+            attachments=attachments,
         )
         log.info("cleaned up release %s: %s", release_id, report)
         return report

@@ -18,10 +18,9 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 |                |                     |                            | gsi3 OWNER#{owner}#ASSETS#SOURCE#{src} / …     |
 |                |                     |                            | gsi4 OWNER#{owner}#ASSETS#TYPE#{type} / …      |
 | attachment     | {TYPE}#{owner_id}   | ATTACHMENT#{role}          | –                                              |
-| media term     | SEARCH#{owner}#{c}  | {token}#{asset_id}         | – (c: the token's first character)             |
-| media tag      | TAG#{owner}#{tag}   | {created}#{asset_id}       | – (tag: search_terms.tag_key)                  |
+| media attach-  | ATTACH#{caller}#    | cover, or                  | gsi1 ASSET#{asset_id}#ATTACHMENTS /            |
+| ment           | {owner_type}#{oid}  | {role}#{sort:010d}#{aid}   | {attachment_id}                                |
 | share link     | SHARE#{token_id}    | SHARE                      | gsi1 RELEASE#{id}#SHARES / {created}#{token}   |
-|                |                     |                            | (or ASSET#{id}#SHARES, COLLECTION#{owner}#…)   |
 | job            | JOB#{id}            | JOB                        | gsi1 OWNER#{owner}#JOBS / {created}#{id}       |
 |                |                     |                            | gsi2 OWNER#{owner}#JOBS#{st} / {created}#{id}  |
 |                |                     |                            | gsi3 JOBS_OPEN / {deadline}#{id} (sparse)      |
@@ -34,9 +33,6 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 
 A job's gsi2 key is rewritten in the same conditional update as its status; its gsi3 key exists only while it is
 queued or running (the reaper's Query). Webhook receipts carry ``ttl`` (epoch seconds), the table's TTL attribute.
-
-Media term and tag items are the search index of the library (``store/media_index.py``): one term item per (asset,
-distinct normalised word), one tag item per (asset, tag); ``MediaIndex.reindex`` keeps them in step with the asset.
 
 A release's share links and their download counters share one gsi1 partition, so one Query lists the links with their
 counts.
@@ -99,6 +95,16 @@ class ReleasesByOwnerIndex(GlobalSecondaryIndex["ReleaseRecord"]):
 
 class AssetsByOwnerIndex(GlobalSecondaryIndex["AssetRecord"]):
     """gsi1: an owner's media assets, newest first."""
+
+    class Meta(_Gsi1Meta):
+        pass
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class AttachmentsByAssetIndex(GlobalSecondaryIndex["MediaAttachmentRecord"]):
+    """gsi1: every attachment of one media asset (``ASSET#{asset_id}#ATTACHMENTS`` / ``{attachment_id}``)."""
 
     class Meta(_Gsi1Meta):
         pass
@@ -426,15 +432,35 @@ class AttachmentRecord(_BaseRecord):
     latest_created_at = UTCDateTimeAttribute(null=True)
 
 
-class ShareLinkRecord(_BaseRecord):
-    """A public share link of a release, a media asset or a collection (an owner object's attached media). Only the
-    SHA-256 of the token's secret is stored.
+class MediaAttachmentRecord(_BaseRecord):
+    """A media asset attached to an owner object of the caller (``chalicelib.store.media_attachments``).
 
-    ``target`` None or ``release``: ``release_id`` (every link written before issue 11); ``asset``: ``asset_id``;
-    ``collection``: ``collection_type``/``collection_id`` (the owner object's ``owner_type``/``owner_id``). gsi1 is
-    the shared thing's partition of links (``RELEASE#{id}#SHARES``, ``ASSET#{id}#SHARES``,
-    ``COLLECTION#{owner}#{type}#{id}#SHARES``).
+    pk ``ATTACH#{owner}#{owner_type}#{owner_id}`` (one Query lists an object's attachments; ``owner`` is the caller,
+    so a client type such as ``scene/x`` is the caller's own); sk ``cover`` (one per object: written with a
+    condition on the holder) or ``{role}#{sort_order:010d}#{attachment_id}`` (ordered roles). ``meta_json``: the
+    client's ``meta`` object as JSON text.
     """
+
+    class Meta(_TableMeta):
+        pass
+
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_asset = AttachmentsByAssetIndex()
+
+    attachment_id = UnicodeAttribute()
+    asset_id = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    owner_type = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    sort_order = NumberAttribute(default=0)
+    meta_json = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class ShareLinkRecord(_BaseRecord):
+    """A public share link of a release. Only the SHA-256 of the token's secret is stored."""
 
     class Meta(_TableMeta):
         pass
@@ -445,11 +471,7 @@ class ShareLinkRecord(_BaseRecord):
 
     token_id = UnicodeAttribute()
     secret_sha256 = UnicodeAttribute()
-    release_id = UnicodeAttribute(null=True)
-    target = UnicodeAttribute(null=True)
-    asset_id = UnicodeAttribute(null=True)
-    collection_type = UnicodeAttribute(null=True)
-    collection_id = UnicodeAttribute(null=True)
+    release_id = UnicodeAttribute()
     owner_id = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute(null=True)
@@ -629,31 +651,6 @@ class NameCounterRecord(_BaseRecord):
     seq = NumberAttribute(default=0)
 
 
-class MediaTermRecord(_BaseRecord):
-    """One word of a media asset's searched fields (``services/search_terms.py``): pk ``SEARCH#{owner}#{first
-    character}``, sk ``{token}#{asset_id}`` (a query word is a ``begins_with(sk, word)`` Query of one partition).
-
-    Short attribute names keep the item small (a Query's read units are its items' bytes / 4 KB): ``w`` the word's best
-    field weight, ``f`` the fields it occurs in as letters (``search_terms.FIELD_CODES``), ``c`` the asset's creation
-    time in epoch ms (newest first among equal scores, without reading the asset).
-    """
-
-    class Meta(_TableMeta):
-        pass
-
-    weight = NumberAttribute(attr_name="w")
-    field_codes = UnicodeAttribute(attr_name="f")
-    created_ms = NumberAttribute(attr_name="c")
-
-
-class MediaTagRecord(_BaseRecord):
-    """A media asset under one of its tags: pk ``TAG#{owner}#{tag_key}``, sk ``{created iso}#{asset_id}`` (a Query
-    lists the tag's assets newest first). The key is the whole item."""
-
-    class Meta(_TableMeta):
-        pass
-
-
 RECORDS: tuple[type[Model], ...] = (
     NameCounterRecord,
     CatalogueRecord,
@@ -665,9 +662,8 @@ RECORDS: tuple[type[Model], ...] = (
     SyncStateRecord,
     CleanupRecord,
     AssetRecord,
-    MediaTermRecord,
-    MediaTagRecord,
     AttachmentRecord,
+    MediaAttachmentRecord,
     ShareLinkRecord,
     DownloadCountRecord,
     JobRecord,
