@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.services.imports import ImportService
     from chalicelib.services.ingest import IngestService
     from chalicelib.services.jobs import JobService
+    from chalicelib.services.media import MediaService
     from chalicelib.services.media_views import MediaViews
     from chalicelib.services.releases import ReleaseService
     from chalicelib.services.share_links import ShareLinkService
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from chalicelib.store.attachments import AttachmentRepository
     from chalicelib.store.catalogue import CatalogueRepository
     from chalicelib.store.jobs import JobRepository
+    from chalicelib.store.media import MediaRepository
     from chalicelib.store.media_index import MediaIndex
     from chalicelib.store.objects import ObjectStore
     from chalicelib.store.preferences import PreferencesRepository
@@ -434,6 +436,33 @@ def get_media_views() -> MediaViews:
 
 
 @lru_cache(maxsize=1)
+def get_media_repository() -> MediaRepository:
+    """The library's lists, edits, delete tombstones and name counters of assets."""
+    from chalicelib.store.media import MediaRepository
+
+    _bound_records()
+    return MediaRepository()
+
+
+@lru_cache(maxsize=1)
+def get_media_service() -> MediaService:
+    """The media library's core: uploads, metadata assets, lists, edits, deletes and bulk actions."""
+    from chalicelib.services.media import MediaService
+
+    return MediaService(
+        settings=get_settings(),
+        assets=get_asset_repository(),
+        media=get_media_repository(),
+        objects=get_object_store(),
+        # By name at call time: the other parts' services are built when first needed.
+        index=lambda: get_media_index(),
+        # The attachment service's factory lands with the attachments commit; until then a delete has none to call.
+        attachments=lambda: globals().get("get_attachment_service", lambda: None)(),
+        imports=lambda: get_import_service(),
+    )
+
+
+@lru_cache(maxsize=1)
 def get_ingest_service() -> IngestService:
     """The one ingest path (imports Pillow: workers only)."""
     from chalicelib.services.ingest import IngestService
@@ -547,6 +576,8 @@ _FACTORIES = (
     get_image_generators,
     get_generation_service,
     get_media_views,
+    get_media_repository,
+    get_media_service,
     get_media_index,
     get_import_service,
     get_attachment_service,

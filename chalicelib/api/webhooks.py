@@ -1,8 +1,9 @@
 """Provider webhooks: ``POST /webhooks/replicate``, Replicate's report that a prediction completed.
 
 No bearer token: the request is authenticated by its Standard Webhooks signature (``providers/webhooks.py``), checked
-over the exact bytes received before anything is parsed. A verified webhook is only handed to the jobs queue, so the
-answer is fast (Replicate retries a slow or failed delivery) and the work is done, once, by the jobs worker.
+over the exact bytes received before anything is parsed. A verified webhook is only handed to its job's queue (the
+jobs queue for an upscale, the generate queue for a generation: ``EnhancementService.accept_webhook``), so the answer
+is fast (Replicate retries a slow or failed delivery) and the work is done, once, by that queue's worker.
 """
 
 from __future__ import annotations

@@ -158,11 +158,24 @@ class UploadTicket(BaseModel):
     max_bytes: int
 
 
+#: What a share link opens: a release's artwork, one media asset, or a collection (an owner object's attached media).
+type ShareTarget = Literal["release", "asset", "collection"]
+
+
 class ShareLink(BaseModel):
-    """A share link's stored state (never the token: only its hash is kept)."""
+    """A share link's stored state (never the token: only its hash is kept). ``owner_id`` is the caller who made it.
+
+    ``target`` says what it opens: ``release`` (``release_id``), ``asset`` (``asset_id``) or ``collection``
+    (``collection_type``/``collection_id``: the owner object's ``owner_type``/``owner_id``, namespaced by
+    ``owner_id``). Links stored before issue 11 have no ``target`` and read as release links.
+    """
 
     token_id: str
-    release_id: str
+    release_id: str | None = None
+    target: ShareTarget = "release"
+    asset_id: str | None = None
+    collection_type: str | None = None
+    collection_id: str | None = None
     owner_id: str
     created_at: datetime
     expires_at: datetime | None = None

@@ -19,7 +19,7 @@ from chalicelib.models.catalogue import (
     SplitSummary,
     Track,
 )
-from chalicelib.models.domain import AssetError, AssetStatus, DownloadFormat, ShareLink, SizeName
+from chalicelib.models.domain import AssetError, AssetStatus, DownloadFormat, ShareLink, ShareTarget, SizeName
 from chalicelib.models.jobs import Job
 from chalicelib.models.media import (
     AiMetadata,
@@ -231,9 +231,17 @@ class WebhookAccepted(BaseModel):
 
 
 class ShareLinkView(BaseModel):
-    """A share link without its token (shown once, at creation); ``downloads`` counts downloads per size."""
+    """A share link without its token (shown once, at creation); ``downloads`` counts downloads per size.
+
+    ``target`` says what it shares: ``release`` (the release's artwork), ``asset`` (``asset_id``) or ``collection``
+    (the media attached to ``collection_type``/``collection_id``, an owner object's ``owner_type``/``owner_id``).
+    """
 
     token_id: str
+    target: ShareTarget = "release"
+    asset_id: str | None = None
+    collection_type: str | None = None
+    collection_id: str | None = None
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -288,6 +296,72 @@ class PublicArtwork(BaseModel):
     dominant_color: str | None
     palette: list[str]
     placeholder: str | None
+
+
+class SharedMediaItem(BaseModel):
+    """One asset an asset or collection link shows: its ``id`` (the ``asset`` of a download), ``type``, ``title``,
+    px and ``duration_ms`` (videos), every size it downloads in (an image: its variants and ``original``, each in
+    its ``formats``; a video: ``original`` only, in its stored container, ``formats`` empty), the size a download
+    without ``size`` gets, colours and placeholder. ``sizes`` is empty until the asset is ready (and for an asset made
+    from metadata alone). No keys, owner ids, source URLs or metadata of the source file."""
+
+    id: str
+    type: MediaType
+    title: str | None
+    width: int | None
+    height: int | None
+    duration_ms: int | None = None
+    sizes: list[SizeOffer]
+    formats: list[DownloadFormat]
+    default_size: SizeName | None
+    dominant_color: str | None
+    palette: list[str]
+    placeholder: str | None
+
+
+class SharedMedia(BaseModel):
+    """``GET /s/{token}/media``: what a link to an asset or a collection shows. ``items``: the asset (an asset link)
+    or the collection's ``shared`` and ``public`` assets, the cover first then each role in order (a ``private`` one
+    is left out); ``expires_at`` of the link."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "target": "collection",
+                    "expires_at": "2026-12-26T09:00:00Z",
+                    "items": [
+                        {
+                            "id": "9a8b7c6d5e4f30211203f4e5d6c7b8a9",
+                            "type": "image",
+                            "title": "Night drive",
+                            "width": 1600,
+                            "height": 1600,
+                            "duration_ms": None,
+                            "sizes": [
+                                {
+                                    "size": "large",
+                                    "width": 1400,
+                                    "height": 1400,
+                                    "stored_format": "webp",
+                                    "formats": ["webp", "png", "jpeg"],
+                                }
+                            ],
+                            "formats": ["webp", "png", "jpeg"],
+                            "default_size": "large",
+                            "dominant_color": "#203040",
+                            "palette": ["#203040", "#d0a070"],
+                            "placeholder": "LEHV6nWB2yk8pyo0adR*.7kCMdnj",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    target: Literal["asset", "collection"]
+    expires_at: datetime | None
+    items: list[SharedMediaItem]
 
 
 class OpenApiDocument(BaseModel):

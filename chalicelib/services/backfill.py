@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
@@ -33,6 +33,12 @@ from chalicelib.services.artwork import COVER_ROLE, release_target
 from chalicelib.store.assets import library_keys
 from chalicelib.store.backfill import AssetFill, BackfillStore, LegacyAsset, ScannedItem
 from chalicelib.store.dynamo import utcnow
+
+if TYPE_CHECKING:
+    from chalicelib.store.assets import AssetRepository
+    from chalicelib.store.attachments import AttachmentRepository
+    from chalicelib.store.catalogue import CatalogueRepository
+    from chalicelib.store.queues import MessageQueue
 
 log = logging.getLogger(__name__)
 
@@ -131,43 +137,12 @@ class Reindexer(Protocol):
         ...
 
 
-class CoverLookup(Protocol):
-    """The release cover pointer (``store/attachments.py`` ``AttachmentRepository.get``)."""
-
-    def get(self, target: str, role: str) -> tuple[str | None, str | None]:
-        """``(attached asset id, newest upload's asset id)`` of the role."""
-        ...
-
-
-class ReleaseLookup(Protocol):
-    """A release by id (``store/catalogue.py`` ``CatalogueRepository.get``)."""
-
-    def get(self, release_id: str) -> Any:
-        """The release (``models.catalogue.Release``) or None."""
-        ...
-
-
-class TargetAssets(Protocol):
-    """Assets made for a target (``store/assets.py`` ``AssetRepository.list_for_target``)."""
-
-    def list_for_target(self, target: str, *, page_size: int | None = None) -> list[Asset]:
-        """Every asset made for ``target``."""
-        ...
-
-
-class WorkQueue(Protocol):
-    """The backfill queue (``store/queues.py`` ``MessageQueue.send_batch``)."""
-
-    def send_batch(self, messages: Any) -> int:
-        """Send ``messages`` (ten per SendMessageBatch); how many SQS accepted."""
-        ...
-
-
 @dataclass
 class RunReport:
-    """What a run of the backfill did: items ``scanned`` (DynamoDB's ScannedCount), messages ``sent`` (or that a
-    dry run would send) by type, ``pages``, whether the pass ``finished`` (the end of the table), whether it
-    ``resumed`` a checkpoint, and the ``dead_lettered`` count saved by the DLQ consumer."""
+    """What one run of the backfill did: items ``scanned`` (DynamoDB's ScannedCount), messages ``sent`` (or that a
+    dry run would send; ``releases`` + ``assets``), releases ``skipped_done`` (their final mark came first),
+    ``pages``, whether it ``resumed`` a checkpoint and ``finished`` the pass (the end of the table), and the
+    ``dead_lettered`` count saved by the DLQ consumer. The pass's totals are in the checkpoint."""
 
     dry_run: bool
     resumed: bool = False
@@ -202,10 +177,10 @@ class BackfillService:
         self,
         *,
         store: BackfillStore,
-        releases: ReleaseLookup,
-        assets: TargetAssets,
-        covers: CoverLookup,
-        queue: WorkQueue,
+        releases: CatalogueRepository,
+        assets: AssetRepository,
+        covers: AttachmentRepository,
+        queue: MessageQueue,
         importer: Callable[[], CoverImporter],
         media_index: Callable[[], Reindexer],
     ) -> None:
@@ -245,9 +220,10 @@ class BackfillService:
         started_at: datetime = utcnow()
         if checkpoint is not None and not restart and checkpoint.finished_at is None and checkpoint.last_key:
             start_key, report.resumed = checkpoint.last_key, True
-            report.scanned, report.sent = checkpoint.scanned, checkpoint.sent
+            pass_scanned, pass_sent = checkpoint.scanned, checkpoint.sent
             started_at = checkpoint.started_at or started_at
-        sent_this_run = 0
+        else:
+            pass_scanned = pass_sent = 0
         final_marks: set[str] = set()  # releases whose final mark this page (or the last one's end) showed
         while True:
             page = self._store.scan_page(start_key, page_size=page_size)
@@ -262,26 +238,27 @@ class BackfillService:
                     report.skipped_done += 1
                     continue
                 messages.append(work_message(item))
-                if limit is not None and sent_this_run + len(messages) >= limit:
+                if limit is not None and report.sent + len(messages) >= limit:
                     stop_key = item.key
                     break
             if not dry_run and messages:
                 self._queue.send_batch(messages)
-            sent_this_run += len(messages)
             report.sent += len(messages)
+            pass_sent += len(messages)
             report.releases += sum(1 for m in messages if m["type"] == "backfill.release")
             report.assets += len(messages) - sum(1 for m in messages if m["type"] == "backfill.release")
             report.pages += 1
             scanned = page.scanned if stop_key is None else 0  # a cut page is read again from stop_key
             report.scanned += scanned
+            pass_scanned += scanned
             if dry_run:
                 report.messages += messages
             position = stop_key or page.last_key
             if not dry_run:
                 self._store.save_checkpoint(
                     last_key=position,
-                    scanned=report.scanned,
-                    sent=report.sent,
+                    scanned=pass_scanned,
+                    sent=pass_sent,
                     started_at=started_at,
                     reset_dead=restart and report.pages == 1,
                 )
@@ -334,7 +311,7 @@ class BackfillService:
         release = self._releases.get(release_id)
         if release is None:
             return "gone"
-        url: str | None = release.artwork_url
+        url = release.artwork_url
         if not url:
             return "no_artwork_url"
         mark = self._store.artwork_mark(release_id)

@@ -33,8 +33,43 @@ def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _not_found() -> NotFoundError:
+def share_link_not_found() -> NotFoundError:
+    """The one 404 of every unknown, expired, revoked or no-longer-shared link (``share_link_not_found``)."""
     return NotFoundError("No such share link.", code="share_link_not_found")
+
+
+def mint_token() -> tuple[str, str, str]:
+    """A new token's ``(token_id, secret, secret_sha256)``: the id has 72 random bits, the secret 256; the token
+    handed out is ``{token_id}.{secret}`` and only the secret's SHA-256 hex digest is stored."""
+    token_id = secrets.token_urlsafe(9)
+    secret = secrets.token_urlsafe(32)
+    return token_id, secret, _hash_secret(secret)
+
+
+def link_ttl(settings: Settings, expires_in: int | None) -> int:
+    """A link's lifetime in s: ``expires_in``, else ``share_link_default_ttl_s``.
+
+    Raises ``InvalidError`` (``invalid_expires_in``, 400) outside 60 s..``share_link_max_ttl_s``.
+    """
+    ttl = settings.share_link_default_ttl_s if expires_in is None else expires_in
+    if not 60 <= ttl <= settings.share_link_max_ttl_s:
+        raise InvalidError(
+            f"expires_in must be between 60 and {settings.share_link_max_ttl_s} seconds.",
+            code="invalid_expires_in",
+            details={"expires_in": expires_in},
+        )
+    return ttl
+
+
+def check_download_choice(size: str | None, fmt: str | None) -> None:
+    """Refuse an unknown ``size`` (``invalid_size``) or ``fmt`` (``invalid_format``), 400 with the allowed values in
+    ``details``, before any link is read."""
+    if size and size not in SIZE_NAMES:
+        raise InvalidError("Unknown size.", code="invalid_size", details={"size": size, "allowed": list(SIZE_NAMES)})
+    if fmt and fmt not in DOWNLOAD_FORMATS:
+        raise InvalidError(
+            "Unknown format.", code="invalid_format", details={"format": fmt, "allowed": list(DOWNLOAD_FORMATS)}
+        )
 
 
 @dataclass(frozen=True)
@@ -79,18 +114,11 @@ class ShareLinkService:
         Raises ``InvalidError`` (``invalid_expires_in``, 400) outside 60 s..``share_link_max_ttl_s``.
         """
         release = self._releases.get(identity, release_id)
-        ttl = self._settings.share_link_default_ttl_s if expires_in is None else expires_in
-        if not 60 <= ttl <= self._settings.share_link_max_ttl_s:
-            raise InvalidError(
-                f"expires_in must be between 60 and {self._settings.share_link_max_ttl_s} seconds.",
-                code="invalid_expires_in",
-                details={"expires_in": expires_in},
-            )
-        token_id = secrets.token_urlsafe(9)
-        secret = secrets.token_urlsafe(32)
+        ttl = link_ttl(self._settings, expires_in)
+        token_id, secret, secret_sha256 = mint_token()
         link = self._links.create(
             token_id=token_id,
-            secret_sha256=_hash_secret(secret),
+            secret_sha256=secret_sha256,
             release_id=release.id,
             owner_id=identity.subject,
             expires_at=utcnow() + timedelta(seconds=ttl),
@@ -106,23 +134,36 @@ class ShareLinkService:
         """Revoke one of the release's links; ``NotFoundError`` (``share_link_not_found``) if it is not one."""
         release = self._releases.get(identity, release_id)
         found = self._links.get_with_hash(token_id)
-        if found is None or found[0].release_id != release.id:
-            raise _not_found()
+        if found is None or found[0].target != "release" or found[0].release_id != release.id:
+            raise share_link_not_found()
         self._links.revoke(token_id)
 
-    def open(self, token: str) -> SharedArtwork:
-        """What ``token`` opens; ``NotFoundError`` (``share_link_not_found``) for unknown, expired or revoked tokens."""
+    def open_link(self, token: str) -> ShareLink:
+        """The active link ``token`` names, whatever it shares (a release, an asset, a collection).
+
+        Raises ``NotFoundError`` (``share_link_not_found``) for unknown, tampered, expired or revoked tokens: one
+        answer for all, and the secret is compared (in constant time) even when the id is unknown.
+        """
         token_id, _, secret = token.partition(".")
         found = self._links.get_with_hash(token_id) if token_id and secret else None
         stored_hash = found[1] if found else _DUMMY_HASH
         # Compare even when the id is unknown so the answer takes as long either way.
         matches = hmac.compare_digest(_hash_secret(secret), stored_hash)
         if found is None or not matches or not found[0].is_active(utcnow()):
-            raise _not_found()
-        link = found[0]
-        release = self._releases.get_any(link.release_id)
+            raise share_link_not_found()
+        return found[0]
+
+    def open(self, token: str) -> SharedArtwork:
+        """What a release link opens; ``NotFoundError`` (``share_link_not_found``) for unknown, expired or revoked
+        tokens and for links to an asset or a collection (``open_link`` opens those)."""
+        return self.open_release(self.open_link(token))
+
+    def open_release(self, link: ShareLink) -> SharedArtwork:
+        """The release and served cover of an open release link; ``share_link_not_found`` for another target or a
+        release that is gone."""
+        release = self._releases.get_any(link.release_id) if link.target == "release" and link.release_id else None
         if release is None:
-            raise _not_found()
+            raise share_link_not_found()
         # The served version: the enhanced one when the owner prefers it (``ArtworkService.served_cover``).
         return SharedArtwork(link=link, release=release, cover=self._artwork.served_cover(release))
 
@@ -140,7 +181,10 @@ class ShareLinkService:
 
         Viewing the page is not a download: the preview is not counted.
         """
-        shared = self.open(token)
+        return self.release_page(self.open(token))
+
+    def release_page(self, shared: SharedArtwork) -> tuple[PublicArtwork, dict[str, Any] | None]:
+        """``share_page`` of an opened release link."""
         listing = self._listing(shared)
         if shared.cover is None or shared.cover.media is None:
             return listing, None
@@ -193,15 +237,11 @@ class ShareLinkService:
         (``invalid_size``/``invalid_format``), ``NotFoundError`` (``share_link_not_found``, ``artwork_not_ready``,
         ``size_not_available``, ``format_not_available`` with the available formats in details).
         """
-        if size and size not in SIZE_NAMES:
-            raise InvalidError(
-                "Unknown size.", code="invalid_size", details={"size": size, "allowed": list(SIZE_NAMES)}
-            )
-        if fmt and fmt not in DOWNLOAD_FORMATS:
-            raise InvalidError(
-                "Unknown format.", code="invalid_format", details={"format": fmt, "allowed": list(DOWNLOAD_FORMATS)}
-            )
-        shared = self.open(token)
+        check_download_choice(size, fmt)
+        return self.release_download_url(self.open(token), size=size, fmt=fmt)
+
+    def release_download_url(self, shared: SharedArtwork, *, size: str | None, fmt: str | None) -> str:
+        """``download_url`` of an opened release link (``size`` and ``fmt`` already checked)."""
         if shared.cover is None or shared.cover.media is None:
             raise NotFoundError("This release has no artwork yet.", code="artwork_not_ready")
         media = shared.cover.media

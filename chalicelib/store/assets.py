@@ -200,7 +200,8 @@ class AssetRepository:
                     AssetRecord.error.remove(),
                     AssetRecord.updated_at.set(utcnow()),
                 ],
-                condition=AssetRecord.pk.exists() & (fresh | redelivery),
+                # A tombstoned asset (a delete under way) is never claimed: nothing may write under its prefixes.
+                condition=AssetRecord.pk.exists() & AssetRecord.deleted_at.does_not_exist() & (fresh | redelivery),
             )
         except UpdateError as exc:
             if is_condition_failure(exc):
@@ -237,7 +238,9 @@ class AssetRepository:
 
 
 def _run_condition(run: str) -> Any:
-    return (AssetRecord.status == "processing") & (AssetRecord.run_id == run)
+    # A run ends only while it holds the claim and no delete has started (a tombstoned asset's run fails to finish
+    # and deletes its own objects, so none outlive the asset).
+    return (AssetRecord.status == "processing") & (AssetRecord.run_id == run) & AssetRecord.deleted_at.does_not_exist()
 
 
 def completion(asset_id: str, *, run: str, media: AssetMedia) -> tuple[AssetRecord, list[Any], Any]:

@@ -131,7 +131,8 @@ class BackfillStore:
         most ``page_size`` items (DynamoDB's ``Limit``: counted before the filter, so a page may match none).
 
         A Scan reads the whole table and is allowed only here: the operator's backfill, never a request path. Only
-        the keys and ``state`` come back (a ProjectionExpression); read units are charged on the items scanned.
+        the keys and ``state`` come back (a ProjectionExpression), but read units are charged on the whole items
+        scanned: eventually consistent, half a unit per 4 KB of a page (DynamoDB, "Read consumption for Scan").
         """
         connection = AssetRecord._get_connection()
         response = connection.scan(
@@ -139,7 +140,7 @@ class BackfillStore:
             attributes_to_get=["pk", "sk", "state"],
             limit=page_size,
             exclusive_start_key=start_key,  # type: ignore[arg-type]  # PynamoDB types it str; it takes the key map
-            consistent_read=True,
+            consistent_read=False,  # half the read units; each worker reads its item again, strongly consistent
         )
         items = [item for raw in response.get("Items", []) if (item := _scanned_item(raw)) is not None]
         return ScanPage(

@@ -20,7 +20,10 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 | attachment     | {TYPE}#{owner_id}   | ATTACHMENT#{role}          | –                                              |
 | media attach-  | ATTACH#{caller}#    | cover, or                  | gsi1 ASSET#{asset_id}#ATTACHMENTS /            |
 | ment           | {owner_type}#{oid}  | {role}#{sort:010d}#{aid}   | {attachment_id}                                |
+| media term     | SEARCH#{owner}#{c}  | {token}#{asset_id}         | – (c: the token's first character)             |
+| media tag      | TAG#{owner}#{tag}   | {created}#{asset_id}       | – (tag: search_terms.tag_key)                  |
 | share link     | SHARE#{token_id}    | SHARE                      | gsi1 RELEASE#{id}#SHARES / {created}#{token}   |
+|                |                     |                            | (or ASSET#{id}#SHARES, COLLECTION#{owner}#…)   |
 | job            | JOB#{id}            | JOB                        | gsi1 OWNER#{owner}#JOBS / {created}#{id}       |
 |                |                     |                            | gsi2 OWNER#{owner}#JOBS#{st} / {created}#{id}  |
 |                |                     |                            | gsi3 JOBS_OPEN / {deadline}#{id} (sparse)      |
@@ -33,6 +36,9 @@ Key design (every access pattern is a GetItem or a Query, never a Scan):
 
 A job's gsi2 key is rewritten in the same conditional update as its status; its gsi3 key exists only while it is
 queued or running (the reaper's Query). Webhook receipts carry ``ttl`` (epoch seconds), the table's TTL attribute.
+
+Media term and tag items are the search index of the library (``store/media_index.py``): one term item per (asset,
+distinct normalised word), one tag item per (asset, tag); ``MediaIndex.reindex`` keeps them in step with the asset.
 
 A release's share links and their download counters share one gsi1 partition, so one Query lists the links with their
 counts.
@@ -460,7 +466,14 @@ class MediaAttachmentRecord(_BaseRecord):
 
 
 class ShareLinkRecord(_BaseRecord):
-    """A public share link of a release. Only the SHA-256 of the token's secret is stored."""
+    """A public share link of a release, a media asset or a collection (an owner object's attached media). Only the
+    SHA-256 of the token's secret is stored.
+
+    ``target`` None or ``release``: ``release_id`` (every link written before issue 11); ``asset``: ``asset_id``;
+    ``collection``: ``collection_type``/``collection_id`` (the owner object's ``owner_type``/``owner_id``). gsi1 is
+    the shared thing's partition of links (``RELEASE#{id}#SHARES``, ``ASSET#{id}#SHARES``,
+    ``COLLECTION#{owner}#{type}#{id}#SHARES``).
+    """
 
     class Meta(_TableMeta):
         pass
@@ -471,7 +484,11 @@ class ShareLinkRecord(_BaseRecord):
 
     token_id = UnicodeAttribute()
     secret_sha256 = UnicodeAttribute()
-    release_id = UnicodeAttribute()
+    release_id = UnicodeAttribute(null=True)
+    target = UnicodeAttribute(null=True)
+    asset_id = UnicodeAttribute(null=True)
+    collection_type = UnicodeAttribute(null=True)
+    collection_id = UnicodeAttribute(null=True)
     owner_id = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute(null=True)
@@ -651,6 +668,31 @@ class NameCounterRecord(_BaseRecord):
     seq = NumberAttribute(default=0)
 
 
+class MediaTermRecord(_BaseRecord):
+    """One word of a media asset's searched fields (``services/search_terms.py``): pk ``SEARCH#{owner}#{first
+    character}``, sk ``{token}#{asset_id}`` (a query word is a ``begins_with(sk, word)`` Query of one partition).
+
+    Short attribute names keep the item small (a Query's read units are its items' bytes / 4 KB): ``w`` the word's best
+    field weight, ``f`` the fields it occurs in as letters (``search_terms.FIELD_CODES``), ``c`` the asset's creation
+    time in epoch ms (newest first among equal scores, without reading the asset).
+    """
+
+    class Meta(_TableMeta):
+        pass
+
+    weight = NumberAttribute(attr_name="w")
+    field_codes = UnicodeAttribute(attr_name="f")
+    created_ms = NumberAttribute(attr_name="c")
+
+
+class MediaTagRecord(_BaseRecord):
+    """A media asset under one of its tags: pk ``TAG#{owner}#{tag_key}``, sk ``{created iso}#{asset_id}`` (a Query
+    lists the tag's assets newest first). The key is the whole item."""
+
+    class Meta(_TableMeta):
+        pass
+
+
 RECORDS: tuple[type[Model], ...] = (
     NameCounterRecord,
     CatalogueRecord,
@@ -662,6 +704,8 @@ RECORDS: tuple[type[Model], ...] = (
     SyncStateRecord,
     CleanupRecord,
     AssetRecord,
+    MediaTermRecord,
+    MediaTagRecord,
     AttachmentRecord,
     MediaAttachmentRecord,
     ShareLinkRecord,

@@ -1,4 +1,8 @@
-"""Share links in the single table (``SHARE#{token_id}``) and their per-size download counters."""
+"""Share links in the single table (``SHARE#{token_id}``) and their per-size download counters.
+
+A link opens a release's artwork, one media asset or a collection (an owner object's attached media); each shared
+thing has its own gsi1 partition of links and counters (``shares_partition``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from chalicelib.models.domain import ShareLink
+from chalicelib.models.domain import ShareLink, ShareTarget
 from chalicelib.store.dynamo import get_item, update_if, utcnow
 from chalicelib.store.records import DownloadCountRecord, ShareLinkRecord
 
@@ -18,18 +22,38 @@ def _release_shares(release_id: str) -> str:
     return f"RELEASE#{release_id}#SHARES"
 
 
+def asset_shares(asset_id: str) -> str:
+    """gsi1 partition of a media asset's share links and their download counters."""
+    return f"ASSET#{asset_id}#SHARES"
+
+
+def collection_shares(owner_id: str, owner_type: str, object_id: str) -> str:
+    """gsi1 partition of the share links of a collection: the media attached to ``owner_type``/``object_id``, in
+    the namespace of the caller ``owner_id`` (as attachments are)."""
+    return f"COLLECTION#{owner_id}#{owner_type}#{object_id}#SHARES"
+
+
+def shares_partition(link: ShareLink) -> str:
+    """The gsi1 partition of what ``link`` shares."""
+    if link.target == "asset" and link.asset_id:
+        return asset_shares(link.asset_id)
+    if link.target == "collection" and link.collection_type and link.collection_id:
+        return collection_shares(link.owner_id, link.collection_type, link.collection_id)
+    return _release_shares(link.release_id or "")
+
+
 def _link_sort_key(created_at: datetime, token_id: str) -> str:
     """gsi1 sort key of a share link: creation time, then token id (newest first with a descending Query)."""
     return f"{created_at.isoformat()}#{token_id}"
 
 
-def _release_share_items(release_id: str) -> Iterator[dict[str, Any]]:
-    """Every raw item of the release's gsi1 share partition (links and counters), one Query page at a time."""
+def _share_items(partition: str) -> Iterator[dict[str, Any]]:
+    """Every raw item of a gsi1 share partition (links and counters), one Query page at a time."""
     connection = ShareLinkRecord._get_connection()
     start: dict[str, Any] | None = None
     while True:
         page = connection.query(
-            _release_shares(release_id),
+            partition,
             index_name=ShareLinkRecord.by_release.Meta.index_name,
             exclusive_start_key=start,
         )
@@ -40,26 +64,55 @@ def _release_share_items(release_id: str) -> Iterator[dict[str, Any]]:
 
 
 def _share_link(record: ShareLinkRecord, downloads: dict[str, int] | None = None) -> ShareLink:
-    """The domain link of a record (pydantic picks ShareLink's fields; the secret's hash is not one of them)."""
-    return ShareLink.model_validate({**record.attribute_values, "downloads": downloads or {}})
+    """The domain link of a record (pydantic picks ShareLink's fields; the secret's hash is not one of them; an
+    absent ``target``, as on links stored before issue 11, reads as ``release``)."""
+    values = {name: value for name, value in record.attribute_values.items() if value is not None}
+    return ShareLink.model_validate({**values, "downloads": downloads or {}})
 
 
 class ShareLinkRepository:
     """Share links (``SHARE#{token_id}``) and their per-size download counters."""
 
     def create(
-        self, *, token_id: str, secret_sha256: str, release_id: str, owner_id: str, expires_at: datetime | None
+        self,
+        *,
+        token_id: str,
+        secret_sha256: str,
+        owner_id: str,
+        expires_at: datetime | None,
+        release_id: str | None = None,
+        target: ShareTarget = "release",
+        asset_id: str | None = None,
+        collection_type: str | None = None,
+        collection_id: str | None = None,
     ) -> ShareLink:
-        """Store a new share link (the token's secret only as its SHA-256 hex digest)."""
+        """Store a new share link (the token's secret only as its SHA-256 hex digest) of a release (``release_id``),
+        an asset (``target="asset"``, ``asset_id``) or a collection (``target="collection"``, ``collection_type``,
+        ``collection_id``). A release link is written exactly as before issue 11 (no ``target`` attribute)."""
         now = utcnow()
+        link = ShareLink(
+            token_id=token_id,
+            release_id=release_id,
+            target=target,
+            asset_id=asset_id,
+            collection_type=collection_type,
+            collection_id=collection_id,
+            owner_id=owner_id,
+            created_at=now,
+            expires_at=expires_at,
+        )
         record = ShareLinkRecord(
             pk=f"SHARE#{token_id}",
             sk="SHARE",
-            gsi1pk=_release_shares(release_id),
+            gsi1pk=shares_partition(link),
             gsi1sk=_link_sort_key(now, token_id),
             token_id=token_id,
             secret_sha256=secret_sha256,
             release_id=release_id,
+            target=None if target == "release" else target,
+            asset_id=asset_id,
+            collection_type=collection_type,
+            collection_id=collection_id,
             owner_id=owner_id,
             created_at=now,
             expires_at=expires_at,
@@ -78,9 +131,14 @@ class ShareLinkRepository:
         One Query of gsi1 ``RELEASE#{id}#SHARES`` (paginated past 1 MB) returns the links and their counters together;
         the index is eventually consistent, so a download of the last second may not be counted yet.
         """
+        return self.list_in(_release_shares(release_id))
+
+    def list_in(self, partition: str) -> list[ShareLink]:
+        """The share links of one gsi1 partition (``asset_shares``, ``collection_shares``…), newest first, with their
+        download counts: one Query, as ``list_by_release``."""
         links: list[ShareLinkRecord] = []
         counts: dict[str, dict[str, int]] = {}
-        for item in _release_share_items(release_id):
+        for item in _share_items(partition):
             sk = item["sk"]["S"]
             if sk == "SHARE":
                 links.append(ShareLinkRecord.from_raw_data(item))
@@ -97,9 +155,17 @@ class ShareLinkRepository:
         link's own partition (``SHARE#{token_id}``) finds the counters written before they did. Deletes go out in
         BatchWriteItem calls of ≤ 25 (PynamoDB resends unprocessed items). Idempotent: a second call finds nothing.
         """
+        return self.delete_in(_release_shares(release_id))
+
+    def delete_for_asset(self, asset_id: str) -> int:
+        """Delete every share link of a media asset and their counters (``delete_for_release``'s rules)."""
+        return self.delete_in(asset_shares(asset_id))
+
+    def delete_in(self, partition: str) -> int:
+        """Delete every share link of one gsi1 partition and their counters; the number of items deleted."""
         keys: set[tuple[str, str]] = set()
         token_ids: set[str] = set()
-        for item in _release_share_items(release_id):
+        for item in _share_items(partition):
             keys.add((item["pk"]["S"], item["sk"]["S"]))
             if item["sk"]["S"] == "SHARE":
                 token_ids.add(item["pk"]["S"].removeprefix("SHARE#"))
@@ -125,12 +191,13 @@ class ShareLinkRepository:
     def count_download(self, link: ShareLink, size: str) -> None:
         """Add one download of ``size`` through ``link`` (atomic ``ADD``; creates the counter on first use).
 
-        The counter also gets the link's gsi1 partition, so listing the release's links reads it in the same Query.
+        The counter also gets the link's gsi1 partition, so listing the shared thing's links reads it in the same
+        Query.
         """
         DownloadCountRecord(pk=f"SHARE#{link.token_id}", sk=f"{_COUNTER_PREFIX}{size}").update(
             actions=[
                 DownloadCountRecord.count.add(1),
-                DownloadCountRecord.gsi1pk.set(_release_shares(link.release_id)),
+                DownloadCountRecord.gsi1pk.set(shares_partition(link)),
                 DownloadCountRecord.gsi1sk.set(
                     f"{_link_sort_key(link.created_at, link.token_id)}#{_COUNTER_PREFIX}{size}"
                 ),

@@ -1,7 +1,8 @@
-"""The public share page: the artwork's placeholder colour, a preview and a size/format picker that downloads.
+"""The public share pages: a release's artwork (its placeholder colour, a preview and a size/format picker that
+downloads) and an asset's or a collection's media (each shown asset with its preview and its own picker).
 
-Rendered from the public listing only (``ShareLinkService.public_artwork``), so it can show nothing the JSON route
-does not. Every interpolated value is HTML-escaped.
+Rendered from the public listings only (``ShareLinkService.public_artwork``, ``MediaShareLinkService.listing``) and
+their previews, so they show nothing the JSON routes do not. Every interpolated value is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ _PAGE = """<!doctype html>
 <style>
   body {{ font-family: system-ui, sans-serif; margin: 0; background: {background}; color: #111; }}
   main {{ max-width: 40rem; margin: 2rem auto; background: #fff; padding: 1.5rem; border-radius: 12px; }}
-  img {{ width: 100%; height: auto; border-radius: 8px; background: {background}; }}
+  img, video {{ width: 100%; height: auto; border-radius: 8px; background: {background}; }}
+  section.item {{ margin-top: 1.5rem; }}
   form {{ display: flex; gap: .5rem; flex-wrap: wrap; margin-top: 1rem; }}
   .swatches span {{ display: inline-block; width: 1.5rem; height: 1.5rem; border-radius: 50%; margin-right: .25rem; }}
 </style>
@@ -86,6 +88,63 @@ def render_share_page(token: str, listing: dict[str, Any], preview: dict[str, An
         )
     background = listing.get("dominant_color") or "#eeeeee"
     return _PAGE.format(title=escape(heading), background=escape(background), content=content)
+
+
+def _media_item(token_path: str, item: dict[str, Any], preview: dict[str, Any] | None) -> str:
+    """One shown asset: its title, preview (a video plays, with its poster) and a download form naming the asset."""
+    title = item.get("title") or ("Video" if item["type"] == "video" else "Image")
+    if preview and preview.get("video_url"):
+        poster = f' poster="{escape(preview["url"])}"' if preview.get("url") else ""
+        media = f'<video controls preload="metadata" src="{escape(preview["video_url"])}"{poster}></video>'
+    elif preview and preview.get("url"):
+        media = (
+            f'<img src="{escape(preview["url"])}" alt="{escape(title)}"'
+            f' width="{preview["width"]}" height="{preview["height"]}">'
+        )
+    else:
+        media = ""
+    sizes = item["sizes"]
+    if not sizes:
+        return f'<section class="item"><h2>{escape(title)}</h2><p>Not ready yet.</p></section>'
+    default = item.get("default_size")
+    options = "".join(
+        f'<option value="{escape(s["size"])}"{" selected" if s["size"] == default else ""}>'
+        f"{escape(s['size'])} — {s['width']}×{s['height']} px</option>"
+        for s in sizes
+    )
+    if item["type"] == "video":
+        formats = f'<option value="">{escape(sizes[0]["stored_format"].upper())}</option>'
+    else:
+        formats = _format_options(item["formats"])
+    return (
+        f'<section class="item" data-asset="{escape(item["id"])}"><h2>{escape(title)}</h2>{media}'
+        f"{_swatches(item.get('palette') or [])}"
+        f'<form method="get" action="{token_path}/download">'
+        f'<input type="hidden" name="asset" value="{escape(item["id"])}">'
+        f'<label>Size <select name="size">{options}</select></label>'
+        f'<label>Format <select name="format">{formats}</select></label>'
+        f'<button type="submit">Download</button></form></section>'
+    )
+
+
+def render_media_page(token: str, listing: dict[str, Any], previews: dict[str, dict[str, Any]]) -> str:
+    """The HTML page of an asset or collection link: each shown asset with its preview and its own download form.
+
+    ``listing`` is the public listing (``SharedMedia``: ``target``, ``items``); ``previews`` the preview of each
+    ready item by asset id (``{"url", "width", "height"}``, plus ``video_url`` for a video). Each form GETs
+    ``{token}/download?asset=&size=&format=`` relative to the page, so it works under any API stage prefix.
+    """
+    items = listing["items"]
+    token_path = quote(token, safe="")
+    single = listing["target"] == "asset" and items
+    heading = (items[0].get("title") or "Shared media") if single else "Shared collection"
+    body = "".join(_media_item(token_path, item, previews.get(item["id"])) for item in items)
+    if not items:
+        body = "<p>Nothing is shared here yet.</p>"
+    background = (items[0].get("dominant_color") if len(items) == 1 else None) or "#eeeeee"
+    return _PAGE.format(
+        title=escape(heading), background=escape(background), content=f"<h1>{escape(heading)}</h1>{body}"
+    )
 
 
 def render_not_found_page() -> str:

@@ -264,3 +264,25 @@ def test_the_whole_flow_runs_from_the_queues(client: Client, aws: Aws, monkeypat
     assert job_of(job["id"]).status == "succeeded"
     invoke_schedule(client, "reap_jobs")
     assert job_of(job["id"]).status == "succeeded"
+
+
+def test_a_result_whose_ingest_dead_letters_fails_the_job_result_rejected_and_leaves_nothing(
+    client: Client, aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a generation whose image was handed to ingest
+    use_typographic(monkeypatch)
+    job = generate(client)
+    run_generate(client)
+    assert job_of(job["id"]).status == "running"
+
+    # When the image's notification fails every ingest and reaches the ingest dead-letter consumer
+    (notification,) = run_ingest(client, aws, function="handle_ingest_dead_letter")
+    assert notification
+
+    # Then the job ended failed result_rejected with the ingest's reason, and the failed result left the library:
+    # no record, no object under its prefixes
+    failed = job_of(job["id"])
+    assert failed.status == "failed" and failed.error is not None and failed.error.code == "result_rejected"
+    assert "processing_failed" in failed.error.message
+    assert get_item(AssetRecord, f"ASSET#{job['result_asset_id']}", "ASSET") is None
+    assert _objects_of("alice", job["result_asset_id"]) == []

@@ -11,7 +11,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import container
-from tests.integration.conftest import TABLE, Aws, body_of, call, create_release, run_ingest
+from tests.integration.conftest import BUCKET, TABLE, Aws, body_of, call, create_release, run_ingest
 from tests.integration.media_support import leftovers, media_upload, seed_asset
 
 
@@ -162,3 +162,27 @@ def test_another_owner_cannot_delete(aws: Aws, client: Client):
     # Then he gets the 404 of an unknown asset, and it is untouched
     assert response.status_code == 404 and body_of(response)["error"]["code"] == "media_not_found"
     assert body_of(call(client, "GET", f"/media/{asset_id}"))["title"] == "Mine"
+
+
+def test_an_ingest_finishing_during_a_delete_leaves_no_object(
+    client: Client, aws: Aws, shared_images: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Given an upload whose bytes are in the bucket but not yet ingested
+    data = (shared_images / "portrait-450x600.jpg").read_bytes()
+    asset_id = media_upload(client, aws, data)
+    objects = container.get_object_store()
+    delete_prefixes = objects.delete_prefixes
+
+    def then_ingest(prefixes: list[str]) -> list[str]:
+        deleted = delete_prefixes(prefixes)
+        # When a worker that had read the bytes before the delete claims and writes right after the objects went
+        # (the bytes put back stand for the copy the worker holds)
+        aws.s3.put_object(Bucket=BUCKET, Key=f"uploads/alice/{asset_id}", Body=data, ContentType="image/jpeg")
+        run_ingest(client, aws)
+        return deleted
+
+    monkeypatch.setattr(objects, "delete_prefixes", then_ingest)
+    assert call(client, "DELETE", f"/media/{asset_id}").status_code == 204
+    # Then the run may neither claim nor finish the tombstoned asset: no media or derived object outlives it
+    assert [key for key in leftovers(asset_id)["objects"] if not key.startswith("uploads/")] == []
+    assert _orphans(asset_id)["items"] == []

@@ -238,3 +238,23 @@ def test_without_pyav_a_video_is_ready_without_a_poster(client, aws, monkeypatch
     assert asset.status == "ready" and asset.video is not None
     assert (asset.video.width, asset.video.height, asset.video.duration_ms, asset.video.poster) == (112, 80, 2000, None)
     assert _keys(aws, f"media/alice/{asset_id}/") == {f"media/alice/{asset_id}/{asset.run_id}/original.mov"}
+
+
+def test_a_video_uploaded_through_post_media_uploads_is_listed_with_its_poster(client, aws):
+    # Given a ticket from POST /media/uploads for a WebM, and the bytes put where the ticket says
+    data = (VIDEOS / "clip-vp8-128x72.webm").read_bytes()
+    ticket = call(client, "POST", "/media/uploads", {"content_type": "video/webm", "content_length": len(data)})
+    assert ticket.status_code == 201, ticket.body
+    fields = body_of(ticket)["fields"]
+    aws.s3.put_object(Bucket=BUCKET, Key=fields["key"], Body=data, ContentType=fields["Content-Type"])
+    # When S3's notification reaches the ingest worker
+    run_ingest(client, aws)
+    # Then GET /media/{id} answers a ready video with its duration, size, original and poster
+    asset_id = body_of(ticket)["asset_id"]
+    view = body_of(call(client, "GET", f"/media/{asset_id}"))
+    assert (view["type"], view["status"], view["content_type"]) == ("video", "ready", "video/webm")
+    assert (view["width"], view["height"], view["duration_ms"]) == (128, 72, 1500)
+    assert [(v["kind"], v["format"]) for v in view["variants"]] == [("original", "webm"), ("poster", "jpeg")]
+    # And GET /media?type=video lists it
+    listed = body_of(call(client, "GET", "/media?type=video"))
+    assert [item["id"] for item in listed["items"]] == [asset_id]
