@@ -20,7 +20,8 @@ from chalicelib.errors import UnprocessableError
 from chalicelib.models.domain import Asset
 from chalicelib.models.media import LEGACY_AI_METADATA
 from chalicelib.store.records import AssetRecord, AttachmentRecord, ReleaseRecord
-from tests.integration.conftest import STAGE, TABLE, Aws
+from tests.integration.conftest import STAGE, TABLE, Aws, body_of, call, create_release, run_ingest
+from tests.integration.test_media_imports import Target, run_imports
 
 BACKFILL_QUEUE = stage_resource_name(STAGE, "backfill")
 BACKFILL_DLQ = stage_resource_name(STAGE, "backfill-dlq")
@@ -49,6 +50,15 @@ def backfill_env(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     container.reset_container()
     yield aws
     container.reset_container()
+
+
+@pytest.fixture
+def cover_server() -> Iterator[Target]:
+    """A real http server on 127.0.0.1 serving a PNG at ``/cover.png`` (the imports tests' ``Target``)."""
+    served = Target()
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
 
 
 def _put_raw(records: list[Any]) -> None:
@@ -499,3 +509,33 @@ def test_a_release_claimed_by_a_running_worker_is_left_to_it(backfill_env: Aws) 
     assert outcome == "busy"
     assert drain(backfill_env, IMPORTS_QUEUE) == []
     assert dump_table()[("RELEASE#r0006", "BACKFILL#artwork")]["state"]["S"] == "claimed"
+
+
+def test_a_legacy_artwork_url_ends_as_the_releases_cover_through_the_import_and_ingest_workers(
+    backfill_env: Aws, client: Client, cover_server: Target, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given: a release with only a legacy artwork_url, served by a real http server on loopback
+    target = cover_server
+    release = create_release(client, artwork_url=target.url())
+    assert body_of(call(client, "GET", f"/releases/{release['id']}/artwork"))["fallback_url"] == target.url()
+
+    # When: the backfill runs, then the imports and ingest workers run
+    run_cli(capsys)
+    run_worker(client, backfill_env)
+    run_imports(client)
+    run_ingest(client, backfill_env)
+
+    # Then: the release's cover is the imported image, made once from that URL
+    mark = dump_table()[(f"RELEASE#{release['id']}", "BACKFILL#artwork")]
+    artwork = body_of(call(client, "GET", f"/releases/{release['id']}/artwork"))
+    assert artwork["status"] == "ready" and artwork["asset_id"] == mark["asset_id"]["S"]
+    assert artwork["fallback_url"] is None
+    assert target.seen == ["/cover.png"]
+
+    # When: the backfill runs again
+    after = dump_table()
+    run_cli(capsys)
+    run_worker(client, backfill_env)
+
+    # Then: nothing changes and nothing is fetched again
+    assert dump_table() == after and drain(backfill_env, IMPORTS_QUEUE) == [] and target.seen == ["/cover.png"]
