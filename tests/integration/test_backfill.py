@@ -539,3 +539,20 @@ def test_a_legacy_artwork_url_ends_as_the_releases_cover_through_the_import_and_
 
     # Then: nothing changes and nothing is fetched again
     assert dump_table() == after and drain(backfill_env, IMPORTS_QUEUE) == [] and target.seen == ["/cover.png"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["not json", "{}", '{"type":"backfill.asset"}', '{"type":"backfill.release","release_id":""}', '{"type":"x"}'],
+)
+def test_a_malformed_message_is_logged_and_dropped(
+    backfill_env: Aws, client: Client, body: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # When: the worker receives a body that is not a backfill message
+    event = client.events.generate_sqs_event(message_bodies=[body], queue_name=BACKFILL_QUEUE)
+    client.lambda_.invoke("handle_backfill", event)
+
+    # Then: it is logged as malformed and nothing is written
+    handled = [r for r in caplog.records if r.getMessage() == "backfill item handled"]
+    assert [getattr(r, "outcome", None) for r in handled] == ["malformed"]
+    assert dump_table() == {}
