@@ -456,8 +456,7 @@ def get_media_service() -> MediaService:
         objects=get_object_store(),
         # By name at call time: the other parts' services are built when first needed.
         index=lambda: get_media_index(),
-        # The attachment service's factory lands with the attachments commit; until then a delete has none to call.
-        attachments=lambda: globals().get("get_attachment_service", lambda: None)(),
+        attachments=lambda: get_attachment_service(),
         imports=lambda: get_import_service(),
     )
 
