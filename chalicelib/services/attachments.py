@@ -14,7 +14,6 @@ import json
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 
@@ -25,15 +24,26 @@ from chalicelib.errors import (
     InvalidError,
     NotFoundError,
     UnprocessableError,
-    UnsupportedMediaTypeError,
 )
 from chalicelib.models.api import AttachMediaRequest, OwnerId, OwnerType
-from chalicelib.models.catalogue import HistoryEntry, Release
+from chalicelib.models.catalogue import Release
 from chalicelib.models.domain import Asset, Identity
 from chalicelib.models.media import KNOWN_OWNER_TYPES, MediaAttachment
 from chalicelib.models.views import AttachedMedia, MediaAssetView, MediaAttachmentView, OwnerMediaList
 from chalicelib.services.artwork import COVER_ROLE, release_target
-from chalicelib.services.lifecycle import artwork_editable
+from chalicelib.services.attachment_rules import (
+    ATTEMPTS,
+    already_attached,
+    attachment_not_found,
+    check_holder,
+    cover_attachment_id,
+    cover_history,
+    cover_release,
+    kept_changing,
+    made_for_release,
+    require_cover_image,
+    require_editable,
+)
 from chalicelib.store.attachments import AttachmentRepository
 from chalicelib.store.catalogue import CatalogueRepository
 from chalicelib.store.dynamo import utcnow
@@ -49,26 +59,15 @@ from chalicelib.store.transactions import TransientTransactionError
 
 log = logging.getLogger(__name__)
 
-#: How many times an attach or a detach is read, planned and sent again when what it read moved meanwhile (another
-#: cover, the release's status, a transaction conflict); past that it answers 409 ``concurrent_modification``.
-ATTEMPTS = 5
 #: Attachments one ordered role of one object holds at most (the listing has no pages).
 MAX_PER_ROLE = 200
 #: ``meta`` is the client's small JSON object: at most this many bytes as compact JSON.
 META_MAX_BYTES = 2048
-#: The namespace of a release cover's attachment id (``cover_attachment_id``).
-_COVER_NAMESPACE = uuid.UUID("5d0c1e7e-6a55-4c9e-9d0e-3c0a1b2c3d4e")
 
 type AssetViewer = Callable[[Asset], MediaAssetView]
 
 _OWNER_TYPE: TypeAdapter[str] = TypeAdapter(OwnerType)
 _OWNER_ID: TypeAdapter[str] = TypeAdapter(OwnerId)
-
-
-def cover_attachment_id(release_id: str, asset_id: str) -> str:
-    """The id of the attachment that makes ``asset_id`` the cover of ``release_id`` (32 hex digits, a UUID v5): the
-    same whoever put it there (this route or an artwork upload), so a cover set by an upload can be detached."""
-    return uuid.uuid5(_COVER_NAMESPACE, f"{release_id}#{asset_id}").hex
 
 
 def attachment_view(attachment: MediaAttachment) -> MediaAttachmentView:
@@ -133,7 +132,7 @@ class AttachmentService:
             present = self._attachments.in_role(owner, request.owner_type, request.owner_id, request.role)
             for item in present:
                 if item.asset_id == asset.id:
-                    raise _already_attached(item.id)
+                    raise already_attached(item.id)
             if len(present) >= MAX_PER_ROLE:
                 raise ConflictError(
                     f"A role of an object holds at most {MAX_PER_ROLE} attachments.",
@@ -146,28 +145,28 @@ class AttachmentService:
             attachment = self._new(owner, asset, request, meta, new_attachment_id(), sort_order)
             if self._sent(attempt, asset, attachment, replaces=None):
                 return attachment
-        raise _kept_changing()
+        raise kept_changing()
 
     def _attach_cover(
         self, owner: str, asset: Asset, request: AttachMediaRequest, meta: dict[str, object]
     ) -> MediaAttachment:
         for attempt in range(ATTEMPTS):
             holder = self._attachments.cover(owner, request.owner_type, request.owner_id)
-            replaces = _check_holder(asset, holder.asset_id if holder else None, holder.id if holder else None, request)
+            replaces = check_holder(asset, holder.asset_id if holder else None, holder.id if holder else None, request)
             attachment = self._new(owner, asset, request, meta, new_attachment_id(), 0)
             if self._sent(attempt, asset, attachment, replaces=replaces):
                 return attachment
-        raise _kept_changing()
+        raise kept_changing()
 
     def _attach_release_cover(
         self, owner: str, asset: Asset, release: Release, request: AttachMediaRequest, meta: dict[str, object]
     ) -> MediaAttachment:
-        _require_cover_image(asset)
+        require_cover_image(asset)
         for attempt in range(ATTEMPTS):
-            _require_editable(release)
+            require_editable(release)
             previous, _latest = self._pointers.get(release_target(release.id), COVER_ROLE)
             item = self._attachments.cover(owner, "release", release.id)
-            _check_holder(asset, previous, cover_attachment_id(release.id, previous) if previous else None, request)
+            check_holder(asset, previous, cover_attachment_id(release.id, previous) if previous else None, request)
             now = self._clock()
             attachment = self._new(owner, asset, request, meta, cover_attachment_id(release.id, asset.id), 0)
             move = CoverPointerMove(
@@ -178,13 +177,13 @@ class AttachmentService:
                 at=now,
                 production_status=release.production_status,
                 refuse_locked=True,
-                history=_cover_history(release, owner, now, asset.id, previous, attachment.id, "cover_changed"),
+                history=cover_history(release, owner, now, asset.id, previous, attachment.id, "cover_changed"),
             )
             replaces = item.id if item else None
             if self._sent(attempt, asset, attachment, replaces=replaces, pointer=move):
                 return attachment
             release = self._release_again(owner, release.id)
-        raise _kept_changing()
+        raise kept_changing()
 
     def _sent(
         self,
@@ -209,7 +208,7 @@ class AttachmentService:
         if "asset" in failed:
             current = self._owned_asset(asset.owner_id, asset.id)
             if image:
-                _require_cover_image(current)
+                require_cover_image(current)
         return False
 
     def _new(
@@ -244,13 +243,13 @@ class AttachmentService:
         """
         asset = self._owned_asset(identity.subject, asset_id)
         attachment = self._attachments.find(asset.id, attachment_id)
-        release_id = _cover_release(attachment, asset, attachment_id)
+        release_id = cover_release(attachment, asset, attachment_id)
         if release_id is not None:
             if not self._clear_release_cover(asset, release_id, identity.subject, refuse_locked=True):
-                raise _attachment_not_found(attachment_id)
+                raise attachment_not_found(attachment_id)
             return
         if attachment is None or not self._attachments.delete(attachment):
-            raise _attachment_not_found(attachment_id)
+            raise attachment_not_found(attachment_id)
 
     def detach_all(self, asset: Asset) -> int:
         """Remove every attachment of ``asset`` (whoever's object it is attached to) and clear a release's cover
@@ -265,7 +264,7 @@ class AttachmentService:
                 releases.add(attachment.owner_id)
             elif self._attachments.delete(attachment):
                 removed += 1
-        made_for = _made_for_release(asset)
+        made_for = made_for_release(asset)
         if made_for is not None:
             releases.add(made_for)
         for release_id in sorted(releases):
@@ -280,7 +279,7 @@ class AttachmentService:
             if release is not None and release.owner_id != asset.owner_id:
                 return False
             if release is not None and refuse_locked:
-                _require_editable(release)
+                require_editable(release)
             pointed, _latest = self._pointers.get(release_target(release_id), COVER_ROLE)
             item = self._attachments.cover(asset.owner_id, "release", release_id)
             item = item if item is not None and item.asset_id == asset.id else None
@@ -298,7 +297,7 @@ class AttachmentService:
                     production_status=release.production_status if release else None,
                     refuse_locked=refuse_locked,
                     history=(
-                        _cover_history(
+                        cover_history(
                             release,
                             actor,
                             now,
@@ -318,7 +317,7 @@ class AttachmentService:
                 continue
             if not failed:
                 return True
-        raise _kept_changing()
+        raise kept_changing()
 
     # -- list -----------------------------------------------------------------------------------------------------
 
@@ -435,107 +434,3 @@ class AttachmentService:
         if release is None or release.owner_id != owner:
             raise NotFoundError("No such release.", code="release_not_found", details={"release_id": release_id})
         return release
-
-
-def _require_cover_image(asset: Asset) -> None:
-    """A release's cover must be an image (``unsupported_media_type``) that is ready (``asset_not_ready``)."""
-    if asset.kind != "image":
-        raise UnsupportedMediaTypeError(
-            "A release's cover must be an image.", code="unsupported_media_type", details={"type": asset.kind}
-        )
-    if asset.status != "ready" or asset.media is None:
-        raise ConflictError(
-            "The asset is not a ready image yet.",
-            code="asset_not_ready",
-            details={"status": asset.status, "has_image": asset.media is not None},
-        )
-
-
-def _check_holder(
-    asset: Asset, holder_asset: str | None, holder_id: str | None, request: AttachMediaRequest
-) -> str | None:
-    """What a cover attach replaces (the holder's attachment id; None: nothing). Raises ``already_attached`` when
-    ``asset`` holds the cover already, ``cover_taken`` when another asset does and ``replace`` is false."""
-    if holder_asset is None:
-        return None
-    if holder_asset == asset.id:
-        raise _already_attached(holder_id or "")
-    if not request.replace:
-        raise ConflictError(
-            "Another asset is this object's cover; send replace: true to replace it.",
-            code="cover_taken",
-            details={"asset_id": holder_asset, "attachment_id": holder_id},
-        )
-    return holder_id
-
-
-def _require_editable(release: Release) -> None:
-    if not artwork_editable(release.lock_status):
-        raise ConflictError(
-            "The artwork of a locked release cannot change.",
-            code="release_locked",
-            details={"lock_status": release.lock_status},
-        )
-
-
-def _made_for_release(asset: Asset) -> str | None:
-    """The release an artwork upload (or a cover import) was made for: ``attach_to`` ``RELEASE#{id}#cover``."""
-    target, _, role = (asset.attach_to or "").rpartition("#")
-    return target.removeprefix("RELEASE#") if target.startswith("RELEASE#") and role == COVER_ROLE else None
-
-
-def _cover_release(attachment: MediaAttachment | None, asset: Asset, attachment_id: str) -> str | None:
-    """The release whose cover ``attachment_id`` names, if it is one: an attachment item of a release's cover, or
-    the id ``cover_attachment_id`` gives a cover an artwork upload set (no item)."""
-    if attachment is not None:
-        return attachment.owner_id if attachment.owner_type == "release" and attachment.role == COVER_ROLE else None
-    release_id = _made_for_release(asset)
-    if release_id is not None and cover_attachment_id(release_id, asset.id) == attachment_id:
-        return release_id
-    return None
-
-
-def _cover_history(
-    release: Release,
-    actor: str,
-    at: datetime,
-    asset_id: str | None,
-    previous: str | None,
-    attachment_id: str,
-    action: str,
-) -> HistoryEntry:
-    """The history entry of a cover change (``cover_changed`` like ingest's, or ``cover_removed``)."""
-    return HistoryEntry(
-        id=uuid.uuid4().hex,
-        release_id=release.id,
-        from_status=release.production_status,
-        to_status=release.production_status,
-        changed_by=actor,
-        changed_at=at,
-        metadata={
-            "action": action,
-            "asset_id": asset_id,
-            "previous_asset_id": previous,
-            "attachment_id": attachment_id,
-        },
-    )
-
-
-def _already_attached(attachment_id: str) -> ConflictError:
-    return ConflictError(
-        "The asset already fills this role of the object.",
-        code="already_attached",
-        details={"attachment_id": attachment_id},
-    )
-
-
-def _attachment_not_found(attachment_id: str) -> NotFoundError:
-    return NotFoundError(
-        "No such attachment of this asset.", code="attachment_not_found", details={"attachment_id": attachment_id}
-    )
-
-
-def _kept_changing() -> ConflictError:
-    return ConflictError(
-        f"The object kept changing during {ATTEMPTS} attempts; try again.", code="concurrent_modification"
-    )

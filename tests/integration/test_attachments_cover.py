@@ -15,7 +15,7 @@ from chalicelib.container import get_attachment_service
 from chalicelib.errors import AppError
 from chalicelib.models.api import AttachMediaRequest
 from chalicelib.models.domain import Identity
-from chalicelib.services.attachments import cover_attachment_id
+from chalicelib.services.attachment_rules import cover_attachment_id
 from chalicelib.store import media_attachments
 from chalicelib.store.attachments import AttachmentRepository
 from chalicelib.store.media_attachments import MediaAttachmentRepository
