@@ -88,6 +88,12 @@ def _stage_names(stage: str) -> dict[str, str]:
         "cleanup_dlq": f"sleeve-{stage}-cleanup-dlq",
         "jobs": f"sleeve-{stage}-jobs",
         "jobs_dlq": f"sleeve-{stage}-jobs-dlq",
+        "imports": f"sleeve-{stage}-imports",
+        "imports_dlq": f"sleeve-{stage}-imports-dlq",
+        "generate": f"sleeve-{stage}-generate",
+        "generate_dlq": f"sleeve-{stage}-generate-dlq",
+        "backfill": f"sleeve-{stage}-backfill",
+        "backfill_dlq": f"sleeve-{stage}-backfill-dlq",
     }
 
 
@@ -141,13 +147,20 @@ def test_config_settings_workers_and_template_name_the_same_resources(
         assert settings.sync_queue_name == workers.SYNC_QUEUE == expected["sync"]
         assert settings.cleanup_queue_name == workers.CLEANUP_QUEUE == expected["cleanup"]
         assert settings.jobs_queue_name == workers.JOBS_QUEUE == expected["jobs"]
+        assert settings.imports_queue_name == workers.IMPORTS_QUEUE == expected["imports"]
+        assert settings.generate_queue_name == workers.GENERATE_QUEUE == expected["generate"]
+        assert settings.backfill_queue_name == workers.BACKFILL_QUEUE == expected["backfill"]
     dead_letters = (
         workers.INGEST_DEAD_LETTER_QUEUE,
         workers.SYNC_DEAD_LETTER_QUEUE,
         workers.CLEANUP_DEAD_LETTER_QUEUE,
         workers.JOBS_DEAD_LETTER_QUEUE,
+        workers.IMPORTS_DEAD_LETTER_QUEUE,
+        workers.GENERATE_DEAD_LETTER_QUEUE,
+        workers.BACKFILL_DEAD_LETTER_QUEUE,
     )
-    assert dead_letters == (expected["ingest_dlq"], expected["sync_dlq"], expected["cleanup_dlq"], expected["jobs_dlq"])
+    names = ("ingest", "sync", "cleanup", "jobs", "imports", "generate", "backfill")
+    assert dead_letters == tuple(expected[f"{name}_dlq"] for name in names)
     queue_names = {value for key, value in expected.items() if key not in ("table", "bucket")}
     assert set(provisioned["queue_urls"]) == queue_names
 
@@ -224,7 +237,7 @@ def test_every_queue_outlasts_its_consumers_timeout(stage: str) -> None:
             assert timeout * 6 <= visibility, (source.name, timeout, visibility)
 
 
-def test_the_table_declares_the_three_indexes_and_their_key_attributes() -> None:
+def test_the_table_declares_the_four_indexes_and_their_key_attributes() -> None:
     table = _template()["Resources"]["SleeveTable"]["Properties"]
     indexes = {
         index["IndexName"]: (
@@ -233,9 +246,9 @@ def test_the_table_declares_the_three_indexes_and_their_key_attributes() -> None
         )
         for index in table["GlobalSecondaryIndexes"]
     }
-    assert indexes == {f"gsi{n}": ([(f"gsi{n}pk", "HASH"), (f"gsi{n}sk", "RANGE")], "ALL") for n in (1, 2, 3)}
+    assert indexes == {f"gsi{n}": ([(f"gsi{n}pk", "HASH"), (f"gsi{n}sk", "RANGE")], "ALL") for n in (1, 2, 3, 4)}
     declared = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
-    assert declared == {"pk": "S", "sk": "S"} | {f"gsi{n}{k}": "S" for n in (1, 2, 3) for k in ("pk", "sk")}
+    assert declared == {"pk": "S", "sk": "S"} | {f"gsi{n}{k}": "S" for n in (1, 2, 3, 4) for k in ("pk", "sk")}
 
 
 def test_webhook_receipts_expire_through_the_tables_ttl_attribute() -> None:
@@ -292,12 +305,11 @@ def test_function_roles_reach_every_resource_of_their_stage(stage: str) -> None:
             assert _allows(f"s3:{action}", f"{bucket}/{prefix}/alice/a1/x"), (prefix, action)
     assert _allows("s3:ListBucket", bucket)
     # SQS: consume every queue (and its dead letters), send to the DSP-sync and cleanup queues, look URLs up
-    for key in ("ingest", "ingest_dlq", "sync", "sync_dlq", "cleanup", "cleanup_dlq", "jobs", "jobs_dlq"):
+    for key in [key for key in names if key not in ("table", "bucket")]:
         for action in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "GetQueueUrl"):
             assert _allows(f"sqs:{action}", queue + names[key]), (key, action)
-    assert _allows("sqs:SendMessage", queue + names["sync"])
-    assert _allows("sqs:SendMessage", queue + names["jobs"])
-    assert _allows("sqs:SendMessage", queue + names["cleanup"])
+    for key in ("sync", "jobs", "cleanup", "imports", "generate", "backfill"):
+        assert _allows("sqs:SendMessage", queue + names[key]), key
 
 
 def _gateway_responses() -> dict[str, dict[str, Any]]:
@@ -374,6 +386,8 @@ def test_the_package_runs_every_function_on_python_3_12_and_on_its_stage_queues(
     assert {"APIHandler", "HandleIngest", "HandleCleanup", "ResendPendingCleanups"} <= set(functions)
     assert {"HandleDspSync", "HandleDspSyncDeadLetter", "EnqueueDueDspSyncs"} <= set(functions)
     assert {"HandleJob", "HandleJobDeadLetter", "ReapJobs", "PollPredictions"} <= set(functions)
+    assert {"HandleImport", "HandleImportDeadLetter", "HandleGenerate", "HandleGenerateDeadLetter"} <= set(functions)
+    assert {"HandleBackfill", "HandleBackfillDeadLetter"} <= set(functions)
     assert {name: p["Runtime"] for name, p in functions.items()} == dict.fromkeys(functions, RUNTIME)
     for properties in functions.values():
         variables = properties["Environment"]["Variables"]
@@ -391,8 +405,7 @@ def test_the_package_runs_every_function_on_python_3_12_and_on_its_stage_queues(
         for event in properties.get("Events", {}).values()
         if event["Type"] == "SQS"
     }
-    consumers = ("ingest", "ingest_dlq", "sync", "sync_dlq", "cleanup", "cleanup_dlq", "jobs", "jobs_dlq")
-    assert consumed == {names[key] for key in consumers}
+    assert consumed == {value for key, value in names.items() if key not in ("table", "bucket")}
     assert consumed <= set(declared)
     # and each consumer depends on its queue: an event source names its queue by ARN only, and Lambda refuses to map
     # a queue that does not exist yet, so without DependsOn a first deploy may fail
