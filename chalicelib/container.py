@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from chalicelib.services.ingest import IngestService
     from chalicelib.services.jobs import JobService
     from chalicelib.services.media import MediaService
+    from chalicelib.services.media_share_links import MediaShareLinkService
     from chalicelib.services.media_views import MediaViews
     from chalicelib.services.releases import ReleaseService
     from chalicelib.services.share_links import ShareLinkService
@@ -490,6 +491,22 @@ def get_share_link_service() -> ShareLinkService:
 
 
 @lru_cache(maxsize=1)
+def get_media_share_link_service() -> MediaShareLinkService:
+    """Share links of media assets and collections (an owner object's attached media); the attachment service and
+    the views are built on first use, so a release link's page never builds them."""
+    from chalicelib.services.media_share_links import MediaShareLinkService
+
+    return MediaShareLinkService(
+        settings=get_settings(),
+        assets=get_asset_repository(),
+        collections=get_attachment_service,
+        links=get_share_link_repository(),
+        objects=get_object_store(),
+        views=get_media_views,
+    )
+
+
+@lru_cache(maxsize=1)
 def get_cleanup_service() -> CleanupService:
     """The release cleanup (the cleanup worker and its schedule)."""
     from chalicelib.services.cleanup import CleanupService
@@ -580,6 +597,7 @@ _FACTORIES = (
     get_media_index,
     get_import_service,
     get_attachment_service,
+    get_media_share_link_service,
 )
 
 

@@ -20,6 +20,7 @@ from chalice.test import Client
 import app  # noqa: F401  (registers every operation)
 from chalicelib.api.contract import OPERATIONS, Operation
 from chalicelib.container import reset_container
+from chalicelib.store.records import AssetRecord
 from tests.integration.conftest import Aws, body_of, call, create_release, run_ingest, upload
 from tests.integration.sync_helpers import seed_conflict
 
@@ -39,7 +40,7 @@ def owned(client: Client, aws: Aws, shared_images: Path, monkeypatch: pytest.Mon
     reset_container()
     release = create_release(client, subject=A)
     release_id = release["id"]
-    upload(client, aws, release_id, (shared_images / "portrait-450x600.jpg").read_bytes(), subject=A)
+    cover_id = upload(client, aws, release_id, (shared_images / "portrait-450x600.jpg").read_bytes(), subject=A)
     run_ingest(client, aws)
     job = body_of(call(client, "POST", f"/releases/{release_id}/artwork/enhance", subject=A))
     track = body_of(call(client, "POST", f"/releases/{release_id}/tracks", {"title": "Joga"}, subject=A))
@@ -54,6 +55,13 @@ def owned(client: Client, aws: Aws, shared_images: Path, monkeypatch: pytest.Mon
     )
     upload_id = upload(client, aws, release_id, b"not yet ingested", content_type="image/png", subject=A)
     link = body_of(call(client, "POST", f"/releases/{release_id}/share-links", {}, subject=A))
+    # The cover, shared, with a media share link; the release's media (a collection) with one too.
+    AssetRecord(pk=f"ASSET#{cover_id}", sk="ASSET").update(actions=[AssetRecord.visibility.set("shared")])
+    assert call(client, "POST", f"/media/{cover_id}/share-links", {}, subject=A).status_code == 201
+    assert call(client, "POST", f"/owners/release/{release_id}/share-links", {}, subject=A).status_code == 201
+    # The cover also in the release's gallery (an attachment made by the attach route).
+    gallery = {"owner_type": "release", "owner_id": release_id, "role": "gallery"}
+    attachment = body_of(call(client, "POST", f"/media/{cover_id}/attach", gallery, subject=A))
     conflict = seed_conflict(release_id, track["id"])
     return {
         "release_id": release_id,
@@ -64,6 +72,10 @@ def owned(client: Client, aws: Aws, shared_images: Path, monkeypatch: pytest.Mon
         "token": link["token"],
         "conflict_id": conflict.id,
         "job_id": job["id"],
+        "asset_id": cover_id,
+        "owner_type": "release",
+        "owner_id": release_id,
+        "attachment_id": attachment["id"],
     }
 
 
@@ -79,6 +91,11 @@ def _snapshot(client: Client, ids: dict[str, str]) -> dict[str, Any]:
         f"{base}/conflicts",
         f"{base}/artwork",
         f"/jobs/{ids['job_id']}",
+        f"/media/{ids['asset_id']}/share-links",
+        f"/media/{ids['asset_id']}",
+        "/media",
+        f"/owners/release/{ids['release_id']}/share-links",
+        f"/owners/release/{ids['release_id']}/media",
         "/jobs",
         "/me/preferences/artwork",
     ]
@@ -93,7 +110,8 @@ def _snapshot(client: Client, ids: dict[str, str]) -> dict[str, Any]:
 def _without_signatures(value: Any) -> Any:
     """``value`` with each presigned URL cut to its path (the artwork view signs its URLs afresh on every read)."""
     if isinstance(value, dict):
-        return {key: _without_signatures(item) for key, item in value.items()}
+        # A media view's expiry of its presigned URLs moves with every read as well.
+        return {key: _without_signatures(item) for key, item in value.items() if key != "url_expires_at"}
     if isinstance(value, list):
         return [_without_signatures(item) for item in value]
     if isinstance(value, str) and value.startswith("http") and "X-Amz-Signature" in value:
@@ -138,4 +156,8 @@ def test_every_operation_with_ids_is_covered() -> None:
         "token_id",
         "conflict_id",
         "job_id",
+        "asset_id",
+        "owner_type",
+        "owner_id",
+        "attachment_id",
     }
