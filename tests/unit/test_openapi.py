@@ -58,6 +58,11 @@ WORKER_ONLY_CODES = {
     "too_many_redirects",
     # AI generation (issue 11: providers/replicate_generate.py, the generate worker): a generate job's ``error.code``.
     "generator_unavailable",
+    # Videos (issue 11: imaging/video.py, the ingest worker): a video asset's ``error.code``.
+    "not_a_video",
+    "video_unreadable",
+    # The backfill worker (issue 11: services/backfill.py): a claim held by another worker makes SQS retry.
+    "backfill_contention",
 }
 
 
