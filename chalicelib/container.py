@@ -459,6 +459,7 @@ def get_media_service() -> MediaService:
         index=lambda: get_media_index(),
         attachments=lambda: get_attachment_service(),
         imports=lambda: get_import_service(),
+        share_links=lambda: get_share_link_repository(),
     )
 
 
@@ -595,9 +596,9 @@ _FACTORIES = (
     get_media_repository,
     get_media_service,
     get_media_index,
-    get_import_service,
     get_attachment_service,
     get_media_share_link_service,
+    get_import_service,
 )
 
 

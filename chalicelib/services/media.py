@@ -73,6 +73,12 @@ class AttachmentRemover(Protocol):
     def detach_all(self, asset: Asset) -> int: ...
 
 
+class ShareLinkRemover(Protocol):
+    """``ShareLinkRepository.delete_for_asset``: every share link of an asset and their download counters."""
+
+    def delete_for_asset(self, asset_id: str) -> int: ...
+
+
 class ImportStarter(Protocol):
     """``ImportService.start`` (P4): checks a URL, creates the pending import asset and queues its fetch."""
 
@@ -92,9 +98,10 @@ class MediaService:
         index: Callable[[], LibraryIndex],
         attachments: Callable[[], AttachmentRemover | None],
         imports: Callable[[], ImportStarter],
+        share_links: Callable[[], ShareLinkRemover],
     ) -> None:
-        """``index``, ``attachments`` and ``imports`` are factories called when needed (the other parts' services
-        are built lazily); ``attachments`` may return None where no attachment service exists."""
+        """``index``, ``attachments``, ``imports`` and ``share_links`` are factories called when needed (the other
+        parts' services are built lazily); ``attachments`` may return None where no attachment service exists."""
         self._settings = settings
         self._assets = assets
         self._media = media
@@ -102,6 +109,7 @@ class MediaService:
         self._index = index
         self._attachments = attachments
         self._imports = imports
+        self._share_links = share_links
 
     # -- creating ----------------------------------------------------------------------------------------------------
 
@@ -330,7 +338,8 @@ class MediaService:
         Steps (SPEC "delete"): tombstone (``deleted_at``, out of every list at once); an enhanced version is
         unlinked from its original (the original's ``enhancement`` cleared on condition it names this asset), an
         original's enhanced version is deleted with it; attachments (``detach_all``); search and tag items
-        (``reindex(asset, None)``); every S3 object (upload, ``media/``, ``derived/`` prefixes); the record last.
+        (``reindex(asset, None)``); its share links and their counters; every S3 object (upload, ``media/``,
+        ``derived/`` prefixes); the record last.
         A tombstoned asset (a delete that failed half-way) is finished by a second DELETE. Open jobs whose
         ``result_asset_id`` is the asset are left: their settle finds no asset and fails them. Raises
         ``NotFoundError`` ``media_not_found``.
@@ -352,6 +361,7 @@ class MediaService:
         if attachments is not None:
             attachments.detach_all(tombstoned)
         self._index().reindex(asset, None)
+        self._share_links().delete_for_asset(asset.id)
         self._objects.delete_prefixes(asset_prefixes(asset.owner_id, asset.id))
         self._media.delete(asset.id)
         return done

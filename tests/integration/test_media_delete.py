@@ -49,6 +49,9 @@ def test_delete_leaves_no_object_variant_attachment_index_item_or_record(client:
     ):
         response = call(client, "POST", f"/media/{asset_id}/attach", target)
         assert response.status_code == 201, response.body
+    # and shared through a share link
+    assert call(client, "PATCH", f"/media/{asset_id}", {"visibility": "shared"}).status_code == 200
+    assert call(client, "POST", f"/media/{asset_id}/share-links", {}).status_code == 201
     before = leftovers(asset_id)
     assert len(before["objects"]) > 3 and len(before["items"]) > 3  # original, variants, derived; tag/term items…
     # When it is deleted
