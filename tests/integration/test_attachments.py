@@ -225,9 +225,14 @@ def test_detach_all_removes_every_attachment_of_the_asset_and_the_release_cover_
     assert get_attachment_service().detach_all(get_asset_repository().get(asset)) == 0  # type: ignore[arg-type]
 
 
-def test_deleting_a_release_removes_its_and_its_tracks_attachments(client: Client, aws: Aws) -> None:
-    # Given a release and a track of it with library assets attached, and a scene's attachment of one of them
+def test_deleting_a_release_removes_its_and_its_tracks_attachments(
+    client: Client, aws: Aws, shared_images: Path
+) -> None:
+    # Given a release with a library image as its cover, and a track of it, with library assets attached, and a
+    # scene's attachment of one of them
     release = create_release(client)
+    cover = ready_asset(client, aws, (shared_images / IMAGE).read_bytes())
+    assert attach(client, cover, owner_type="release", owner_id=release["id"], role="cover").status_code == 201
     track = body_of(call(client, "POST", f"/releases/{release['id']}/tracks", {"title": "Joga"}))
     track_ref = f"{release['id']}.{track['id']}"
     a, b = pending_asset(), pending_asset()
@@ -243,7 +248,8 @@ def test_deleting_a_release_removes_its_and_its_tracks_attachments(client: Clien
     # Then no attachment of the release or its track is left; the assets and the scene's attachment stay
     scan = MediaAttachmentRecord.scan(MediaAttachmentRecord.pk.startswith("ATTACH#"))  # test-only Scan
     assert {(r.owner_type, r.owner_id) for r in scan} == {("scene", "x")}
-    assert get_asset_repository().get(a) is not None and get_asset_repository().get(b) is not None
+    assert all(get_asset_repository().get(x) is not None for x in (a, b, cover))
+    assert aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=f"media/alice/{cover}/")["KeyCount"] > 0
     assert json.loads(message["Body"])["owner_id"] == "alice"  # the owner whose partitions were removed
 
 
