@@ -49,6 +49,7 @@ from chalicelib.store.catalogue import CatalogueRepository
 from chalicelib.store.dynamo import utcnow
 from chalicelib.store.media_attachments import (
     TRACK_SEPARATOR,
+    CoverPointerClear,
     CoverPointerMove,
     MediaAttachmentRepository,
     new_attachment_id,
@@ -272,43 +273,38 @@ class AttachmentService:
         return removed
 
     def _clear_release_cover(self, asset: Asset, release_id: str, actor: str, *, refuse_locked: bool) -> bool:
-        """Delete the cover attachment of ``release_id`` naming ``asset`` and clear the pointer if it names it; False
-        when neither does. With ``refuse_locked``, a locked release refuses (``release_locked``)."""
+        """Delete the cover attachment of ``release_id`` naming ``asset`` and take the asset out of the release's
+        cover pointer (as its cover, with a history entry, and as its newest upload); True when the cover or its
+        attachment went. With ``refuse_locked``, a locked release refuses (``release_locked``)."""
         for attempt in range(ATTEMPTS):
             release = self._catalogue.get(release_id)
             if release is not None and release.owner_id != asset.owner_id:
                 return False
             if release is not None and refuse_locked:
                 require_editable(release)
-            pointed, _latest = self._pointers.get(release_target(release_id), COVER_ROLE)
+            pointed, latest = self._pointers.get(release_target(release_id), COVER_ROLE)
             item = self._attachments.cover(asset.owner_id, "release", release_id)
             item = item if item is not None and item.asset_id == asset.id else None
-            if pointed != asset.id and item is None:
+            is_cover, is_latest = pointed == asset.id, latest == asset.id
+            if not (is_cover or is_latest or item):
                 return False
             now = self._clock()
             move = None
-            if pointed == asset.id:
-                move = CoverPointerMove(
+            if is_cover or is_latest:
+                history = None
+                if is_cover and release is not None:
+                    history = cover_history(
+                        release, actor, now, None, asset.id, cover_attachment_id(release_id, asset.id), "cover_removed"
+                    )
+                move = CoverPointerClear(
                     release_id=release_id,
-                    owner=asset.owner_id,
-                    previous_asset_id=asset.id,
-                    asset_id=None,
+                    asset_id=asset.id,
+                    cover=is_cover,
+                    latest=is_latest,
                     at=now,
-                    production_status=release.production_status if release else None,
+                    production_status=release.production_status if release and is_cover else None,
                     refuse_locked=refuse_locked,
-                    history=(
-                        cover_history(
-                            release,
-                            actor,
-                            now,
-                            None,
-                            asset.id,
-                            cover_attachment_id(release_id, asset.id),
-                            "cover_removed",
-                        )
-                        if release
-                        else None
-                    ),
+                    history=history,
                 )
             try:
                 failed = remove_attachment(item, pointer=move)
@@ -316,7 +312,7 @@ class AttachmentService:
                 time.sleep(random.uniform(0, 0.05 * 2**attempt))
                 continue
             if not failed:
-                return True
+                return is_cover or item is not None
         raise kept_changing()
 
     # -- list -----------------------------------------------------------------------------------------------------

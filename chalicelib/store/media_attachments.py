@@ -271,50 +271,81 @@ class CoverPointerMove:
     """A change of a release's cover pointer (``RELEASE#{id}`` / ``ATTACHMENT#cover``, read by the artwork view)
     made with an attachment change, in the same transaction.
 
-    The pointer moves from ``previous_asset_id`` (None: held by none) to ``asset_id`` (None: cleared), on condition
-    that it still names ``previous_asset_id``; moving to an asset also sets it as the newest upload of the role, at
-    ``at`` (so an older upload still in flight never takes the cover back). With ``production_status`` set, the
-    release must still exist in that status (and, with ``refuse_locked``, not be ``locked``), and ``history`` is
-    written in its partition.
+    The pointer moves from ``previous_asset_id`` (None: held by none) to ``asset_id``, on condition that it still
+    names ``previous_asset_id``, and ``asset_id`` becomes the newest upload of the role too, at ``at`` (so an older
+    upload still in flight never takes the cover back). With ``production_status`` set, the release must still exist
+    in that status (and, with ``refuse_locked``, not be ``locked``), and ``history`` is written in its partition.
     """
 
     release_id: str
     owner: str
     previous_asset_id: str | None
-    asset_id: str | None
+    asset_id: str
     at: datetime
     production_status: str | None
     refuse_locked: bool
     history: HistoryEntry | None = None
 
 
-def _pointer_steps(move: CoverPointerMove) -> list[Step]:
-    steps: list[Step] = []
-    key = release_partition(move.release_id)
-    if move.production_status is not None:
-        condition = ReleaseRecord.pk.exists() & (ReleaseRecord.production_status == move.production_status)
-        if move.refuse_locked:
-            condition = condition & (ReleaseRecord.lock_status != "locked")
-        steps.append(Step("release", "check", ReleaseRecord(key, "RELEASE"), condition))
-        if move.history is not None:
-            steps.append(Step("history", "put", history_record(move.history)))
+@dataclass(frozen=True)
+class CoverPointerClear:
+    """``asset_id`` leaves a release's cover pointer: with ``cover`` the cover is cleared (on condition that the pointer
+    still names it), with ``latest`` the newest-upload marker is (on condition that it still names it), so no item
+    names the asset afterwards. ``production_status``, ``refuse_locked`` and ``history`` as in ``CoverPointerMove``.
+    """
+
+    release_id: str
+    asset_id: str
+    cover: bool
+    latest: bool
+    at: datetime
+    production_status: str | None
+    refuse_locked: bool
+    history: HistoryEntry | None = None
+
+
+def _release_steps(
+    release_id: str, production_status: str | None, refuse_locked: bool, history: HistoryEntry | None
+) -> list[Step]:
+    if production_status is None:
+        return []
+    condition = ReleaseRecord.pk.exists() & (ReleaseRecord.production_status == production_status)
+    if refuse_locked:
+        condition = condition & (ReleaseRecord.lock_status != "locked")
+    steps = [Step("release", "check", ReleaseRecord(release_partition(release_id), "RELEASE"), condition)]
+    if history is not None:
+        steps.append(Step("history", "put", history_record(history)))
+    return steps
+
+
+def _pointer_steps(move: CoverPointerMove | CoverPointerClear) -> list[Step]:
+    steps = _release_steps(move.release_id, move.production_status, move.refuse_locked, move.history)
+    pointer = AttachmentRecord(release_partition(move.release_id), "ATTACHMENT#cover")
+    if isinstance(move, CoverPointerClear):
+        actions: list[Any] = [AttachmentRecord.attached_at.set(move.at)]
+        condition: Any = AttachmentRecord.pk.exists()
+        if move.cover:
+            actions.append(AttachmentRecord.asset_id.remove())
+            condition = condition & (AttachmentRecord.asset_id == move.asset_id)
+        if move.latest:
+            actions += [AttachmentRecord.latest_asset_id.remove(), AttachmentRecord.latest_created_at.remove()]
+            condition = condition & (AttachmentRecord.latest_asset_id == move.asset_id)
+        steps.append(Step("pointer", "update", pointer, condition, actions))
+        return steps
     held = (
         AttachmentRecord.asset_id.does_not_exist()
         if move.previous_asset_id is None
         else AttachmentRecord.asset_id == move.previous_asset_id
     )
-    if move.asset_id is None:
-        actions = [AttachmentRecord.asset_id.remove(), AttachmentRecord.attached_at.set(move.at)]
-    else:
-        actions = [
-            AttachmentRecord.owner_id.set(move.owner),
-            AttachmentRecord.asset_id.set(move.asset_id),
-            AttachmentRecord.asset_created_at.set(move.at),
-            AttachmentRecord.attached_at.set(move.at),
-            AttachmentRecord.latest_asset_id.set(move.asset_id),
-            AttachmentRecord.latest_created_at.set(move.at),
-        ]
-    steps.append(Step("pointer", "update", AttachmentRecord(key, "ATTACHMENT#cover"), held, actions))
+    actions = [
+        AttachmentRecord.owner_id.set(move.owner),
+        AttachmentRecord.asset_id.set(move.asset_id),
+        AttachmentRecord.asset_created_at.set(move.at),
+        AttachmentRecord.attached_at.set(move.at),
+        AttachmentRecord.latest_asset_id.set(move.asset_id),
+        AttachmentRecord.latest_created_at.set(move.at),
+    ]
+    steps.append(Step("pointer", "update", pointer, held, actions))
     return steps
 
 
@@ -347,9 +378,10 @@ def write_attachment(
     return send(steps)
 
 
-def remove_attachment(attachment: MediaAttachment | None, *, pointer: CoverPointerMove | None) -> frozenset[str]:
-    """Delete ``attachment`` (while its item still is it: label ``attachment``) and/or clear a release's cover
-    pointer (``CoverPointerMove`` with ``asset_id`` None), in one transaction. Returns the failed labels."""
+def remove_attachment(attachment: MediaAttachment | None, *, pointer: CoverPointerClear | None) -> frozenset[str]:
+    """Delete ``attachment`` (while its item still is it: label ``attachment``) and/or take an asset out of a
+    release's cover pointer (``CoverPointerClear``, label ``pointer``), in one transaction. Returns the failed
+    labels."""
     steps: list[Step] = []
     if attachment is not None:
         condition = MediaAttachmentRecord.attachment_id == attachment.id

@@ -15,7 +15,7 @@ from chalice.test import Client
 
 from chalicelib.container import get_asset_repository, get_attachment_service
 from chalicelib.services.storage_keys import upload_key
-from chalicelib.store.records import AssetRecord, MediaAttachmentRecord
+from chalicelib.store.records import AssetRecord, AttachmentRecord, MediaAttachmentRecord
 from tests.integration.conftest import (
     BUCKET,
     CLEANUP_QUEUE,
@@ -221,6 +221,8 @@ def test_detach_all_removes_every_attachment_of_the_asset_and_the_release_cover_
     assert list(MediaAttachmentRecord.by_asset.query(f"ASSET#{asset}#ATTACHMENTS")) == []
     artwork = body_of(call(client, "GET", f"/releases/{release['id']}/artwork"))
     assert (artwork["status"], artwork["asset_id"]) == ("none", None)
+    pointer = AttachmentRecord.get(f"RELEASE#{release['id']}", "ATTACHMENT#cover", consistent_read=True)
+    assert asset not in (pointer.asset_id, pointer.latest_asset_id)  # no item names the deleted asset
     # And a second run finds nothing
     assert get_attachment_service().detach_all(get_asset_repository().get(asset)) == 0  # type: ignore[arg-type]
 
