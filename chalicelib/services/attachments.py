@@ -108,15 +108,20 @@ class AttachmentService:
         (``MAX_PER_ROLE``), ``release_locked``, ``asset_not_ready`` (a release cover must be a ready image),
         ``concurrent_modification`` (kept moving for ``ATTEMPTS`` tries). ``UnsupportedMediaTypeError``
         (``unsupported_media_type``): a release cover that is not an image. ``UnprocessableError``
-        (``validation_error``): ``meta`` above ``META_MAX_BYTES``.
+        (``validation_error``): ``meta`` above ``META_MAX_BYTES`` or holding NaN/Infinity.
         """
         owner = identity.subject
         meta = request.meta or {}
-        if len(json.dumps(meta, separators=(",", ":")).encode()) > META_MAX_BYTES:
+        try:
+            # NaN and Infinity parse in Python's JSON but are not JSON (RFC 8259 §6): refused, never stored.
+            size = len(json.dumps(meta, separators=(",", ":"), allow_nan=False).encode())
+        except ValueError:
+            size = META_MAX_BYTES + 1
+        if size > META_MAX_BYTES:
             raise UnprocessableError(
                 "The request is not valid.",
                 code="validation_error",
-                details={"fields": {"meta": f"at most {META_MAX_BYTES} bytes as JSON"}},
+                details={"fields": {"meta": f"a JSON object of at most {META_MAX_BYTES} bytes, finite numbers only"}},
             )
         asset = self._owned_asset(owner, asset_id)
         release = self._check_owner_object(owner, request.owner_type, request.owner_id)

@@ -175,14 +175,21 @@ def test_another_owners_ids_answer_the_404_of_unknown_ones_on_every_route(client
     assert listed(listing(client, "track", track_ref)) == [("inline", hers, 0)]
 
 
-def test_a_malformed_owner_in_the_path_is_400_and_a_large_meta_422(client: Client, aws: Aws) -> None:
-    # When the path's owner type is not a type, and a meta object is above 2 KB
+def test_a_malformed_owner_in_the_path_is_400_and_a_large_or_non_json_meta_422(client: Client, aws: Aws) -> None:
+    # When the path's owner type is not a type, and a meta object is above 2 KB or holds NaN
     response = call(client, "GET", "/owners/Scene!/x/media")
     big = attach(client, pending_asset(), owner_type="scene", owner_id="x", role="gallery", meta={"x": "y" * 3000})
+    nan = call(
+        client,
+        "POST",
+        f"/media/{pending_asset()}/attach",
+        b'{"owner_type": "scene", "owner_id": "x", "role": "gallery", "meta": {"x": NaN}}',
+    )
     # Then 400 invalid_owner names the field, and 422 validation_error names meta
     assert error_of(response) == (400, "invalid_owner")
     assert body_of(response)["error"]["details"] == {"field": "owner_type"}
     assert error_of(big) == (422, "validation_error") and "meta" in body_of(big)["error"]["details"]["fields"]
+    assert error_of(nan) == (422, "validation_error")  # NaN is not JSON: never stored, never answered
 
 
 def test_detach_removes_that_attachment_only(client: Client, aws: Aws) -> None:
