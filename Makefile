@@ -163,6 +163,7 @@ bench: $(STAMP) laptop-extra
 	$(PY) bench/bench_sync.py
 	$(PY) bench/bench_upscale.py
 	$(PY) bench/bench_enhance.py
+	$(PY) bench/bench_search.py
 
 # The contract fuzz run, longer than CI's (README, "Fuzzing"): FUZZ_EXAMPLES fuzzing examples per operation (CI: 5) and
 # 6 stateful scenarios per example, a fresh seed each run (FUZZ_SEED=… replays one), no deadline (FUZZ_DEADLINE=…
