@@ -1,4 +1,4 @@
-"""The README's four walkthroughs, replayed against the local stack; editing one without keeping it true fails here.
+"""The README's five walkthroughs, replayed against the local stack; editing one without keeping it true fails here.
 
 Catalogue: each ``api``/``admin`` line of its shell block becomes the same HTTP request here (no curl or jq needed):
 the line must answer 2xx, or the status its ``# → NNN`` comment announces; ``VAR=$(… | jq -r .field)`` captures a value
@@ -10,6 +10,7 @@ is missing. The DSP sync's stack talks to the session's fake DSP, which holds th
 ``make fake-dsp`` serves; what the block prints must be the README's sample output (today's date for the local one).
 The AI upscaling block's automatic job runs on the local Real-ESRGAN, as under ``make run``; its printed lines must be
 the README's sample output, with Lanczos's names in place of the model's where the laptop extra does not load here.
+The media library's block runs as a fresh owner (its generated name starts at 001) and prints the README's output.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ HEADING = "## Walkthrough: a release from draft to locked"
 ARTWORK_HEADING = "## Walkthrough: artwork"
 DSP_HEADING = "## Walkthrough: DSP sync"
 UPSCALING_HEADING = "## Walkthrough: AI upscaling"
+MEDIA_HEADING = "## Walkthrough: the media library"
 README = REPO_ROOT / "README.md"
 #: The date the README's sample output of the DSP walkthrough shows for the local release (release-now's "today").
 DSP_SAMPLE_DAY = "2026-11-26"
@@ -300,5 +302,30 @@ def test_the_readme_ai_upscaling_walkthrough_runs_as_one_pasted_block(
     # automatic job succeeded, the enhanced version served up to large, the original kept, then served again when
     # the owner prefers it, and the defaults back
     output = f"{upscaler.why}\nexit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    assert result.returncode == 0, output
+    assert result.stdout.splitlines() == expected.splitlines(), output
+
+
+def test_the_readme_media_library_walkthrough_runs_as_one_pasted_block(
+    api: Api, stack: StackProcess, curl_and_jq: None
+) -> None:
+    # Given the README's media-library block, pasted whole into bash at the checkout root, with the API of the test
+    # stack and the token of an owner no other test uses (so the generated name is the owner's first: .001)
+    block = readme_block(MEDIA_HEADING)
+    expected = readme_block(MEDIA_HEADING, language="", after="It prints")
+    assert "../shared/images/portrait-450x600.jpg" in block and "API=${API:-http://127.0.0.1:8000}" in block
+    token = api.headers("readme-media-walker")["Authorization"].removeprefix("Bearer ")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLEEVE_", "AWS_"))}
+    env |= {"API": stack.api_url, "TOKEN": token}
+
+    # When it runs
+    result = subprocess.run(
+        ["bash"], input=block, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240, check=False
+    )
+
+    # Then it ends well and prints exactly the README's output: the upload ready with its generated name and the
+    # creator's words, found by an accent-less prefix search and by tag, attached to a scene, and a generated cover
+    # that joined the library saying what made it
+    output = f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     assert result.returncode == 0, output
     assert result.stdout.splitlines() == expected.splitlines(), output

@@ -22,20 +22,10 @@ def _ready_image(client: Client, aws: Aws, shared_images: Path, **fields: Any) -
     return asset_id
 
 
-def _orphans(asset_id: str, *, latest_marker: bool = False) -> dict[str, list[Any]]:
-    """What is left of the asset, release history entries aside (they record that a cover changed, by design).
-
-    Unless ``latest_marker``, a release cover pointer that names the asset only as its ``latest_asset_id`` (the
-    newest upload started for the cover; the artwork view reads it and finds no asset) is left aside too: P2's
-    ``detach_all`` clears the pointer's ``asset_id`` but not that marker (reported; see the xfail test below).
-    """
+def _orphans(asset_id: str) -> dict[str, list[Any]]:
+    """What is left of the asset, release history entries aside (they record that a cover changed, by design)."""
     left = leftovers(asset_id)
-    left["items"] = [
-        item
-        for item in left["items"]
-        if not item["sk"]["S"].startswith("HISTORY#")
-        and (latest_marker or not (item["sk"]["S"] == "ATTACHMENT#cover" and "asset_id" not in item))
-    ]
+    left["items"] = [item for item in left["items"] if not item["sk"]["S"].startswith("HISTORY#")]
     return left
 
 
@@ -68,7 +58,6 @@ def test_delete_leaves_no_object_variant_attachment_index_item_or_record(client:
     assert call(client, "DELETE", f"/media/{asset_id}").status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason="P2 detach_all leaves the cover pointer's latest_asset_id naming the asset")
 def test_delete_leaves_no_cover_marker_naming_the_asset(client: Client, aws: Aws, shared_images: Path):
     # Given a ready image attached as a release's cover
     asset_id = _ready_image(client, aws, shared_images)
@@ -78,7 +67,7 @@ def test_delete_leaves_no_cover_marker_naming_the_asset(client: Client, aws: Aws
     # When it is deleted
     assert call(client, "DELETE", f"/media/{asset_id}").status_code == 204
     # Then no item of the table names it, the release's cover pointer included
-    assert _orphans(asset_id, latest_marker=True) == {"objects": [], "items": []}
+    assert _orphans(asset_id) == {"objects": [], "items": []}
 
 
 def test_an_interrupted_delete_hides_the_asset_and_the_next_delete_finishes_it(
