@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     AnyHttpUrl,
     BaseModel,
@@ -124,6 +125,21 @@ def _iso_date_text(value: object) -> object:
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: A calendar date sent as ``YYYY-MM-DD`` (also named so for models with a field called ``date``).
 CalendarDate = Annotated[date, BeforeValidator(_iso_date_text)]
+
+
+def _iso_datetime_text(value: object) -> object:
+    """Only RFC 3339 date-time text with its offset (the document's ``format: date-time``) is a time here: pydantic's
+    lax mode would also take a Unix timestamp (``0`` → 1970-01-01T00:00:00Z) or a time without an offset."""
+    if isinstance(value, str) and _ISO_DATETIME.fullmatch(value):
+        return value
+    raise ValueError("a time is an RFC 3339 date-time string with an offset (2026-11-26T12:00:00Z)")
+
+
+_ISO_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+#: A point in time sent as RFC 3339 text with an offset (``2026-11-26T12:00:00Z``), never a timestamp number.
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime_text)]
 
 
 class _ReleaseFields(_Request):
@@ -413,6 +429,23 @@ OwnerType = Annotated[PlainText, Field(min_length=2, max_length=32, pattern="^[a
 OwnerId = Annotated[PlainText, Field(min_length=1, max_length=128, pattern="^[A-Za-z0-9_.:-]{1,128}$")]
 
 
+#: The largest integer every JSON parser keeps exactly (2**53 - 1, RFC 8259 §6); also well inside what DynamoDB stores.
+MAX_SAFE_INTEGER = 2**53 - 1
+#: DynamoDB stores a number of magnitude 0 or 1E-130 to 1E+126 (Developer Guide, "Supported data types": Number).
+_DYNAMO_SMALLEST = 1e-130
+
+
+def _flush_to_zero(value: float) -> float:
+    """A non-negative float DynamoDB can store: a magnitude below 1E-130 (5e-324 is valid JSON) is 0 for any duration
+    or confidence, and DynamoDB refuses to store it (ValidationException "Number underflow")."""
+    return 0.0 if abs(value) < _DYNAMO_SMALLEST else value
+
+
+#: A float from 0 up (a duration, a confidence; bounds inside ``Annotated`` so the document states them): values too
+#: small for DynamoDB are stored as 0.
+FlushedToZero = AfterValidator(_flush_to_zero)
+
+
 class _InputContextFields(_Request):
     creator_description: CreatorDescription | None = None
     layer_strategy: ShortText | None = None
@@ -424,10 +457,10 @@ class AiMetadataRequest(_Request):
 
     generated_by: ShortText
     generation_strategy: ShortText | None = None
-    processing_time_ms: int | None = Field(default=None, strict=True, ge=0)
+    processing_time_ms: int | None = Field(default=None, strict=True, ge=0, le=MAX_SAFE_INTEGER)
     input_context: _InputContextFields | None = None
-    confidence: float | None = Field(default=None, ge=0, le=1)
-    generated_at: datetime | None = None
+    confidence: Annotated[float, Field(ge=0, le=1), FlushedToZero] | None = None
+    generated_at: IsoDateTime | None = None
     version: Annotated[PlainText, Field(max_length=40)] | None = None
 
 
@@ -441,9 +474,9 @@ class _ExtractedSongFields(_Request):
 class MusicMetadataRequest(_Request):
     """``music_metadata`` (``models.media.MusicMetadata``): ``bpm``, ``key``, ``duration_s``, ``genres``…"""
 
-    bpm: float | None = Field(default=None, gt=0, le=999)
+    bpm: float | None = Field(default=None, ge=0.01, le=999, description="Beats per minute, 0.01 to 999.")
     key: Annotated[PlainText, Field(max_length=20)] | None = None
-    duration_s: float | None = Field(default=None, ge=0, le=24 * 3600)
+    duration_s: Annotated[float, Field(ge=0, le=24 * 3600), FlushedToZero] | None = None
     genres: list[Tag] = Field(default_factory=list, max_length=20)
     extracted_song_data: _ExtractedSongFields | None = None
 
