@@ -459,7 +459,7 @@ class AiMetadataRequest(_Request):
     generation_strategy: ShortText | None = None
     processing_time_ms: int | None = Field(default=None, strict=True, ge=0, le=MAX_SAFE_INTEGER)
     input_context: _InputContextFields | None = None
-    confidence: Annotated[float, Field(ge=0, le=1), FlushedToZero] | None = None
+    confidence: Annotated[float, Field(strict=True, ge=0, le=1), FlushedToZero] | None = None
     generated_at: IsoDateTime | None = None
     version: Annotated[PlainText, Field(max_length=40)] | None = None
 
@@ -474,9 +474,9 @@ class _ExtractedSongFields(_Request):
 class MusicMetadataRequest(_Request):
     """``music_metadata`` (``models.media.MusicMetadata``): ``bpm``, ``key``, ``duration_s``, ``genres``…"""
 
-    bpm: float | None = Field(default=None, ge=0.01, le=999, description="Beats per minute, 0.01 to 999.")
+    bpm: float | None = Field(default=None, strict=True, ge=0.01, le=999, description="Beats per minute, 0.01 to 999.")
     key: Annotated[PlainText, Field(max_length=20)] | None = None
-    duration_s: Annotated[float, Field(ge=0, le=24 * 3600), FlushedToZero] | None = None
+    duration_s: Annotated[float, Field(strict=True, ge=0, le=24 * 3600), FlushedToZero] | None = None
     genres: list[Tag] = Field(default_factory=list, max_length=20)
     extracted_song_data: _ExtractedSongFields | None = None
 

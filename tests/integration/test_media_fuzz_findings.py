@@ -87,3 +87,30 @@ def test_generated_at_takes_an_rfc3339_time(client: Client):
     # Then it is kept, as the same instant
     assert response.status_code == 201, response.body
     assert body_of(response)["ai_metadata"]["generated_at"] in ("2026-11-26T12:00:00Z", "2026-11-26T13:00:00+01:00")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"ai_metadata": {"generated_by": "0", "confidence": False}},
+        {"ai_metadata": {"generated_by": "0", "confidence": "0.5"}},
+        {"music_metadata": {"bpm": True}},
+        {"music_metadata": {"duration_s": False}},
+    ],
+    ids=["confidence-false", "confidence-text", "bpm-true", "duration-false"],
+)
+@pytest.mark.parametrize("route", ["/media", "/media/uploads", "PATCH"])
+def test_a_number_field_takes_a_json_number_not_a_boolean_or_text(client: Client, route: str, fields: dict[str, Any]):
+    # Given the document's number fields (the fuzz case: {"confidence": false} was stored as 0.0 on POST /media,
+    # POST /media/uploads and PATCH /media/{id}: pydantic's lax floats took booleans and numeric text)
+    upload = {"content_type": "image/png", "content_length": 10} if route == "/media/uploads" else {}
+    # When one of them is sent as a boolean or as text
+    if route == "PATCH":
+        asset_id = body_of(call(client, "POST", "/media", {}))["id"]
+        response = call(client, "PATCH", f"/media/{asset_id}", fields)
+    else:
+        response = call(client, "POST", route, {**upload, **fields})
+    # Then it is refused, and no asset holds it
+    assert response.status_code == 422, response.body
+    items = body_of(call(client, "GET", "/media"))["items"]
+    assert all(item["ai_metadata"] is None and item["music_metadata"] is None for item in items)
