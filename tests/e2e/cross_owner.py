@@ -27,6 +27,8 @@ import requests
 import schemathesis
 from schemathesis import GenerationMode
 
+from chalicelib.models.media import KNOWN_OWNER_TYPES
+
 #: The ``x-sleeve-auth`` values of routes that take a token (``none`` routes are public).
 TOKEN_ROUTES = frozenset({"bearer", "admin"})
 #: What B may answer on A's ids: 404 everywhere (nothing says the id exists), 403 ``admin_only`` on an
@@ -93,6 +95,13 @@ class CrossOwnerProbe:
         parameters = case.path_parameters or {}
         if sleeve_auth(case.operation) not in TOKEN_ROUTES or not parameters or _is_negative(case):
             return False
+        # An owner type other than release and track (scene, character…) is the client's own: each caller has its own
+        # namespace of them (ATTACH#{caller}#{type}#{id}, share links likewise), so B's GET of /owners/scene/x/media
+        # answers B's own empty list and B's POST of a share link makes B's own link, by design; nothing of A's is
+        # named. Release and track owners are Sleeve's objects and stay checked (B must get 404).
+        owner_type = parameters.get("owner_type")
+        if owner_type is not None and str(owner_type) not in KNOWN_OWNER_TYPES:
+            return False
         with self.lock:
             if self.settled[case.operation.label] >= self.settle_after or self.tried[_key(case)] >= self.tries_per_ids:
                 return False
@@ -102,9 +111,11 @@ class CrossOwnerProbe:
         """Read A's data, send ``case`` with B's token, read again; the result waits for the check.
 
         A's release also changes on its own: a release-now or a sync request of A's starts a DSP sync in the stack's
-        worker, which writes the release a moment later. So when A's data changed around B's request on a path under
-        a release, the probe waits until that release's sync has settled and tries once more; B's copy fails the
-        check only if its first try succeeded or A's data changes again (an isolation bug repeats, a sync does not).
+        worker, which writes the release a moment later; a job A started (``POST /media/generate``) or an asset being
+        ingested moves on in its worker too. So when A's data changed around B's refused request, the probe waits
+        until that release's sync has settled (elsewhere: until A's data reads the same twice a second apart) and
+        tries once more; B's copy fails the check only if its first try succeeded or A's data changes again (an
+        isolation bug repeats, a worker's step does not).
         """
         if not self.wants(case):
             return
@@ -113,8 +124,11 @@ class CrossOwnerProbe:
         reads = [] if case.method.upper() in ("GET", "HEAD") else self._snapshot_paths(case)
         result = self._try(case, reads)
         release_id = (case.path_parameters or {}).get("release_id")
-        if result.before != result.after and release_id is not None and not 200 <= result.status < 300:
-            self._wait_for_sync(str(release_id))
+        if result.before != result.after and not 200 <= result.status < 300:
+            if release_id is not None:
+                self._wait_for_sync(str(release_id))
+            else:  # a job A started (generate) or an asset being ingested moves on its own: wait until it rests
+                self._wait_until_still(reads)
             result = self._try(case, reads)
         with self.lock:
             self.results[case.id] = result
@@ -137,6 +151,18 @@ class CrossOwnerProbe:
             before=before,
             after=after,
         )
+
+    def _wait_until_still(self, paths: list[str], timeout_s: float = 20.0, quiet_s: float = 1.0) -> None:
+        """Wait (at most ``timeout_s``) until A's data at ``paths`` reads the same twice ``quiet_s`` apart: a job's
+        worker or the ingest worker has stopped writing it."""
+        deadline = time.monotonic() + timeout_s
+        last = self._read(paths)
+        while time.monotonic() < deadline:
+            time.sleep(quiet_s)
+            current = self._read(paths)
+            if current == last:
+                return
+            last = current
 
     def _wait_for_sync(self, release_id: str, timeout_s: float = 20.0) -> None:
         """Wait (at most ``timeout_s``) until A's release has no DSP sync queued or running."""
@@ -239,10 +265,15 @@ def _strings(body: Any) -> Iterator[str]:
         yield body
 
 
+#: Fields that give a presigned URL's expiry (media views: ``url_expires_at`` on the asset and each variant).
+_SIGNED_EXPIRY_FIELDS = frozenset({"url_expires_at"})
+
+
 def _without_signatures(body: Any) -> Any:
     """``body`` with the query of every URL dropped: presigned URLs are signed anew on each read."""
     if isinstance(body, dict):
-        return {key: _without_signatures(value) for key, value in body.items()}
+        # A presigned URL's expiry is the read's time plus its TTL: it moves with every read, as the signature does.
+        return {key: _without_signatures(value) for key, value in body.items() if key not in _SIGNED_EXPIRY_FIELDS}
     if isinstance(body, list):
         return [_without_signatures(value) for value in body]
     if isinstance(body, str) and body.startswith(("http://", "https://")):

@@ -16,7 +16,8 @@ import schemathesis
 
 from chalicelib.auth import issue_local_token
 from chalicelib.local.process import StackProcess
-from tests.e2e.cross_owner import CrossOwnerProbe, ProbeResult
+from tests.e2e import fuzz_harness
+from tests.e2e.cross_owner import CrossOwnerProbe, ProbeResult, _without_signatures
 from tests.e2e.fuzz_harness import PHASES, FuzzSettings, Tokens, build_config, run_contract_fuzz
 
 #: The fewest generated cases a run must reach (issue 8: "at least 1,000 cases across all routes").
@@ -87,3 +88,56 @@ def test_the_cross_owner_check_names_each_leak(a_status, b_status, changed, expe
         assert verdict is None
     else:
         assert verdict is not None and expected in verdict
+
+
+@pytest.mark.parametrize(("owner_type", "probed"), [("release", True), ("track", True), ("scene", False)])
+def test_the_probe_skips_client_owner_types_which_each_caller_has_apart(owner_type: str, probed: bool) -> None:
+    # Given owner A's request on an owner object whose type and id came from A's own answers
+    probe = CrossOwnerProbe(base_url="http://api", owner_a="a", owner_b="b")
+    probe.owned.update({owner_type, "o1"})
+    operation = SimpleNamespace(
+        definition=SimpleNamespace(raw={"x-sleeve-auth": "bearer"}), label="GET /owners/{owner_type}/{owner_id}/media"
+    )
+    case = SimpleNamespace(
+        id="c1",
+        method="GET",
+        meta=None,
+        operation=operation,
+        path_parameters={"owner_type": owner_type, "owner_id": "o1"},
+    )
+    # When the probe decides whether B's copy goes out
+    # Then release and track objects (Sleeve's, B must get 404) are probed; a client's own type (each caller's
+    # namespace: B's copy reads B's own empty list) is not
+    assert probe.wants(case) is probed
+
+
+def test_a_presigned_urls_expiry_is_no_change_of_owner_as_data() -> None:
+    # Given two reads of A's asset a second apart: new signatures and a new url_expires_at, nothing else
+    first = {
+        "url": "https://s3/k?X-Amz-Signature=1",
+        "url_expires_at": "12:00:00",
+        "variants": [{"url_expires_at": "1"}],
+    }
+    second = {
+        "url": "https://s3/k?X-Amz-Signature=2",
+        "url_expires_at": "12:00:01",
+        "variants": [{"url_expires_at": "2"}],
+    }
+    # When the probe compares them
+    # Then they are the same data
+    assert _without_signatures(first) == _without_signatures(second)
+
+
+@pytest.mark.parametrize(("details", "delegated"), [({"release_id": "r9"}, False), ({"asset_id": "a1"}, True)])
+def test_a_404_about_an_item_the_path_does_not_name_is_no_lost_creation(
+    monkeypatch: pytest.MonkeyPatch, details: dict[str, str], delegated: bool
+) -> None:
+    # Given a linked call on a just-created asset that answered 404, naming the body's release or the asset itself
+    calls: list[object] = []
+    monkeypatch.setattr(fuzz_harness, "_ensure_resource_availability", lambda *args: calls.append(args))
+    response = SimpleNamespace(status_code=404, json=lambda: {"error": {"code": "x", "details": details}})
+    case = SimpleNamespace(path_parameters={"asset_id": "a1"})
+    # When the narrowed check looks at it
+    fuzz_harness.ensure_resource_availability_of_path(None, response, case)
+    # Then only a 404 about the created asset goes on to Schemathesis' own check
+    assert bool(calls) is delegated
