@@ -335,6 +335,7 @@ def get_generation_service() -> GenerationService:
         queue=get_generate_queue(),
         # By name at call time, like the upscalers (tests swap the factory).
         generators=lambda: get_image_generators(),
+        reindex=lambda before, after: get_media_index().reindex(before, after),
     )
 
 

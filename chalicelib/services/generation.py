@@ -71,9 +71,13 @@ class GenerationService:
         objects: ObjectStore,
         queue: JobsQueue,
         generators: Callable[[], Mapping[str, ImageGenerator]],
+        reindex: Callable[[Asset | None, Asset | None], None] | None = None,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
+        """``reindex`` (``MediaIndex.reindex``) keeps the search and tag index in step with the result asset: it is
+        indexed when created (its title and tags) and unindexed when a failed or canceled job discards it."""
         self._settings = settings
+        self._reindex = reindex
         self._jobs = jobs
         self._assets = assets
         self._objects = objects
@@ -295,7 +299,7 @@ class GenerationService:
             title=job.input.get("title"), tags=list(job.input.get("tags") or []), ai_metadata=metadata
         )
         try:
-            return self._assets.create_pending(
+            created = self._assets.create_pending(
                 asset_id=asset_id,
                 owner_id=job.owner_id,
                 upload_key=upload_key(job.owner_id, asset_id),
@@ -311,9 +315,12 @@ class GenerationService:
         except PutError as exc:
             if not is_condition_failure(exc):
                 raise
-        existing = self._assets.get(asset_id)
-        assert existing is not None, "the put failed because the asset exists"
-        return existing
+            existing = self._assets.get(asset_id)
+            assert existing is not None, "the put failed because the asset exists"
+            created = existing
+        if self._reindex is not None:
+            self._reindex(None, created)  # idempotent puts: a second run of the job writes the same items
+        return created
 
     def after_ingest(self, asset_id: str) -> str:
         """Called by the ingest worker after every outcome of an asset's ingest; idempotent. A generation's result
@@ -364,8 +371,11 @@ class GenerationService:
     def _discard(self, job: StoredJob) -> None:
         """Delete the job's result asset if it exists (objects, record, objects again: an ingest run that wrote
         after the first pass cannot finish without the record, and the second pass removes what it wrote)."""
-        if job.result_asset_id is None or self._assets.get(job.result_asset_id) is None:
+        result = self._assets.get(job.result_asset_id) if job.result_asset_id is not None else None
+        if job.result_asset_id is None or result is None:
             return
+        if self._reindex is not None:
+            self._reindex(result, None)
         prefixes = asset_prefixes(job.owner_id, job.result_asset_id)
         deleted = self._objects.delete_prefixes(prefixes)
         self._assets.delete(job.result_asset_id)

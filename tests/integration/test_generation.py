@@ -17,7 +17,7 @@ from chalicelib.services.storage_keys import asset_prefixes
 from chalicelib.store.dynamo import get_item, utcnow
 from chalicelib.store.jobs import StoredJob
 from chalicelib.store.records import AssetRecord
-from tests.integration.conftest import BUCKET, Aws, body_of, call, run_ingest
+from tests.integration.conftest import BUCKET, TABLE, Aws, body_of, call, run_ingest
 from tests.integration.generation_support import (
     GENERATE_DLQ,
     GENERATE_QUEUE,
@@ -91,6 +91,11 @@ def test_a_prompt_becomes_a_ready_generated_asset_through_the_one_ingest_path(
     response = call(client, "GET", f"/jobs/{job['id']}")
     assert response.status_code == 200 and body_of(response)["result_asset_id"] == asset.id
 
+    # And search and the tag list find it by its title and its tag
+    found = body_of(call(client, "GET", "/media/search?q=stor"))["items"]
+    assert [hit["asset"]["id"] for hit in found] == [asset.id]
+    assert [item["id"] for item in body_of(call(client, "GET", "/media?tag=sea"))["items"]] == [asset.id]
+
 
 def test_a_second_delivery_of_job_run_and_a_replayed_ingest_change_nothing(
     client: Client, aws: Aws, monkeypatch: pytest.MonkeyPatch
@@ -162,9 +167,9 @@ def test_a_job_canceled_before_it_runs_never_makes_an_asset(
 def test_a_result_that_arrives_after_a_cancel_is_discarded_by_its_ingest(
     client: Client, aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a generation whose image was PUT for ingest
+    # Given a generation with a title and a tag whose image was PUT for ingest (and indexed)
     use_typographic(monkeypatch)
-    job = generate(client)
+    job = generate(client, {"prompt": PROMPT, "title": "Storm", "tags": ["sea"]})
     run_generate(client)
     assert asset_of(job["result_asset_id"]).status == "pending"
 
@@ -176,6 +181,11 @@ def test_a_result_that_arrives_after_a_cancel_is_discarded_by_its_ingest(
     assert job_of(job["id"]).status == "canceled"
     assert get_item(AssetRecord, f"ASSET#{job['result_asset_id']}", "ASSET") is None
     assert _objects_of("alice", job["result_asset_id"]) == []
+    # and no item but the job's own names it (no search or tag item)
+    table = boto3.client("dynamodb", region_name="us-east-1")
+    items = [item for page in table.get_paginator("scan").paginate(TableName=TABLE) for item in page["Items"]]
+    naming = [item["pk"]["S"] for item in items if job["result_asset_id"] in str(item)]
+    assert naming == [f"JOB#{job['id']}"]
 
 
 def test_a_dead_lettered_message_ends_the_job_failed(client: Client, aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
