@@ -90,7 +90,7 @@ class FuzzSettings:
     stateful_examples: int = 30
     seconds: int | None = None
     seed: int | None = 20261126
-    deadline_s: float = 280.0
+    deadline_s: float = 900.0
     stateful_steps: int = 10
     positive_acceptance: bool = False
 
