@@ -80,7 +80,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "enhancement_in_progress": (409, "An enhancement of this cover is already queued or running (`details.job_id`)."),
     "media_private": (409, "A private asset cannot be shared: make it `shared` or `public` first."),
     "job_finished": (409, "The job has already ended (`details.status`): it cannot be canceled."),
-    "cover_taken": (409, "Another asset is the object's cover (`details` name it); send `replace: true` to replace it."),
+    "cover_taken": (409, "Another asset is the object's cover (`details` names it); `replace: true` replaces it."),
     "already_attached": (409, "The asset already fills this role of the object (`details.attachment_id`)."),
     "too_many_attachments": (409, "This role of the object holds the most attachments it may (`details.max`)."),
     "asset_not_ready": (409, "A release's cover must be a ready image; this asset is not ready (or holds no image)."),
