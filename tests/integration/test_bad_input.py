@@ -68,6 +68,10 @@ def ids(client: Client) -> dict[str, str]:
         "token": "t" * 12 + "." + "s" * 43,
         "conflict_id": "c" * 24,
         "job_id": "0" * 32,
+        "asset_id": body_of(call(client, "POST", "/media", {"title": "Deep"}))["id"],
+        "attachment_id": "a" * 32,
+        "owner_type": "scene",
+        "owner_id": "act1-scene3",
         "proxy+": "no/such/route",
     }
 

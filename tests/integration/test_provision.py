@@ -28,8 +28,14 @@ QUEUES = [
     "sleeve-local-cleanup-dlq",
     "sleeve-local-jobs",
     "sleeve-local-jobs-dlq",
+    "sleeve-local-imports",
+    "sleeve-local-imports-dlq",
+    "sleeve-local-generate",
+    "sleeve-local-generate-dlq",
+    "sleeve-local-backfill",
+    "sleeve-local-backfill-dlq",
 ]
-INGEST, INGEST_DLQ, SYNC, SYNC_DLQ, CLEANUP, CLEANUP_DLQ, JOBS, JOBS_DLQ = QUEUES
+INGEST, INGEST_DLQ, SYNC, SYNC_DLQ, CLEANUP, CLEANUP_DLQ, JOBS, JOBS_DLQ = QUEUES[:8]
 INGEST_ARN = f"arn:aws:sqs:us-east-1:123456789012:{INGEST}"
 DLQ_ARN = f"arn:aws:sqs:us-east-1:123456789012:{INGEST_DLQ}"
 SYNC_ARN = f"arn:aws:sqs:us-east-1:123456789012:{SYNC}"
@@ -39,7 +45,7 @@ EXPECTED_INDEXES = {
         [{"AttributeName": f"gsi{n}pk", "KeyType": "HASH"}, {"AttributeName": f"gsi{n}sk", "KeyType": "RANGE"}],
         {"ProjectionType": "ALL"},
     )
-    for n in (1, 2, 3)
+    for n in (1, 2, 3, 4)
 }
 
 
@@ -86,10 +92,16 @@ def test_result_names_every_physical_resource(provisioned: ProvisionResult) -> N
         "SyncQueueUrl": provisioned["queue_urls"][SYNC],
         "CleanupQueueUrl": provisioned["queue_urls"][CLEANUP],
         "JobsQueueUrl": provisioned["queue_urls"][JOBS],
+        "ImportsQueueUrl": provisioned["queue_urls"]["sleeve-local-imports"],
+        "GenerateQueueUrl": provisioned["queue_urls"]["sleeve-local-generate"],
+        "BackfillQueueUrl": provisioned["queue_urls"]["sleeve-local-backfill"],
     }
     # The CloudWatch alarms and API Gateway's gateway responses are AWS-only: skipped, not an error
     assert [name for name in provisioned["skipped"] if not name.startswith("GatewayResponse")] == [
+        "BackfillDeadLetterAlarm",
         "CleanupDeadLetterAlarm",
+        "GenerateDeadLetterAlarm",
+        "ImportsDeadLetterAlarm",
         "IngestDeadLetterAlarm",
         "JobsDeadLetterAlarm",
         "SyncDeadLetterAlarm",
@@ -121,7 +133,7 @@ def test_a_table_from_an_older_template_gets_the_new_indexes(session: boto3.Sess
     old = {
         **table,
         "AttributeDefinitions": [
-            a for a in table["AttributeDefinitions"] if a["AttributeName"][:4] not in ("gsi2", "gsi3")
+            a for a in table["AttributeDefinitions"] if a["AttributeName"][:4] not in ("gsi2", "gsi3", "gsi4")
         ],
         "GlobalSecondaryIndexes": [i for i in table["GlobalSecondaryIndexes"] if i["IndexName"] == "gsi1"],
     }
